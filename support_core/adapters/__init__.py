@@ -1,0 +1,1 @@
+"""One module per backend. Only ``support_core.wiring`` picks among them."""

@@ -1,0 +1,103 @@
+"""One typed settings object for all of Deskpilot.
+
+Every field is read from the environment with the ``SUPPORT_`` prefix (or from a
+``.env`` file in the working directory). ``SUPPORT_DATA_DIR=/tmp/x`` sets
+``data_dir``. The README's configuration table is checked against this class by
+``tests/test_config.py``, so a new setting must be documented there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(Path("./data/runtime"), description="Where every embedded store lives.")
+    kb_dir: Path = Field(Path("./data/kb"), description="The sample knowledge base (demo mode).")
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
+    chroma_collection: str = Field("support_kb", description="Chroma collection name.")
+    redis_url: str | None = Field(None, description="Redis URL for memory; unset = SQLite.")
+
+    # --- embeddings ----------------------------------------------------------------------
+    embedding_backend: Literal["local", "openai"] = Field("local", description="local or openai")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="Local model name, or the remote embedding model."
+    )
+    embedding_api_key: str | None = Field(None, description="Key for remote embeddings.")
+    embedding_base_url: str | None = Field(None, description="OpenAI-compatible embeddings URL.")
+    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embed call.")
+
+    # --- chunking and retrieval ------------------------------------------------------------
+    chunk_size: int = Field(900, ge=100, le=8000, description="Max characters per chunk.")
+    chunk_overlap: int = Field(120, ge=0, le=2000, description="Overlap when a section splits.")
+    retrieval_k: int = Field(5, ge=1, le=50, description="Chunks handed to the responder.")
+    retrieval_candidates: int = Field(50, ge=5, le=500, description="Candidates per retriever.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0, le=10.0, description="RRF weight of dense ranks.")
+    bm25_weight: float = Field(1.0, ge=0.0, le=10.0, description="RRF weight of BM25 ranks.")
+
+    # --- LLM (optional) ------------------------------------------------------------------
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL.")
+    llm_api_key: str | None = Field(None, description="API key (any string for Ollama/vLLM).")
+    llm_model: str | None = Field(None, description="Model name; set it to switch the LLM on.")
+    llm_timeout_seconds: float = Field(20.0, gt=0, description="Per-request LLM timeout.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="LLM retries before fallback.")
+    sentiment_backend: Literal["auto", "rules", "llm"] = Field(
+        "auto", description="auto = llm when an LLM is configured, else rules."
+    )
+    intake_backend: Literal["auto", "rules", "llm"] = Field(
+        "auto", description="auto = llm when an LLM is configured, else rules."
+    )
+
+    # --- memory ----------------------------------------------------------------------------
+    session_ttl_seconds: int = Field(7200, ge=60, description="Session expiry after last msg.")
+    history_ttl_days: int = Field(90, ge=1, description="How long customer history is kept.")
+    history_max_messages: int = Field(500, ge=10, description="History cap per customer.")
+
+    # --- escalation rules ----------------------------------------------------------------
+    confidence_floor: float = Field(0.5, ge=0, le=1, description="Below: escalate to tier1.")
+    confidence_threshold: float = Field(
+        0.75, ge=0, le=1, description="Below, with high frustration: escalate."
+    )
+    frustration_threshold: float = Field(0.7, ge=0, le=1, description="High frustration.")
+    repeat_contact_threshold: int = Field(3, ge=2, description="Contacts on one issue -> tier2.")
+
+    # --- lifecycle and input limits ----------------------------------------------------------
+    reopen_window_hours: float = Field(72.0, ge=0, description="Return within it reopens.")
+    max_message_chars: int = Field(4000, ge=100, description="Longer messages are refused.")
+    max_upload_mb: int = Field(25, ge=1, description="Largest accepted KB upload.")
+
+    # --- observability ---------------------------------------------------------------------
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint.")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_model)
+
+    def use_llm_for(self, backend: Literal["auto", "rules", "llm"]) -> bool:
+        return backend == "llm" or (backend == "auto" and self.llm_enabled)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "deskpilot.db"
+
+    @property
+    def memory_sqlite_path(self) -> Path:
+        return self.data_dir / "memory.db"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.data_dir / "embedding_cache.db"

@@ -1,0 +1,58 @@
+"""Deskpilot's errors. Each carries a message a person can act on.
+
+    DeskpilotError                 base; ``user_message`` is safe to show in the UI/CLI
+    ├── InputError                 the caller's input is wrong (empty, too long, not text)
+    ├── IngestError                one knowledge-base file could not be read or parsed
+    ├── BackendUnavailable         a service is down (Redis, Chroma server, LLM endpoint)
+    │   └── LLMError               the LLM failed, timed out or answered nonsense
+    ├── NotFound                   a ticket, handoff or article id does not exist
+    ├── InvalidTransition          the lifecycle refuses a status change
+    └── AlreadyClaimed             another agent claimed the handoff first
+"""
+
+from __future__ import annotations
+
+
+class DeskpilotError(Exception):
+    """Base error; ``str(err)`` is the user-facing message."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InputError(DeskpilotError):
+    pass
+
+
+class IngestError(DeskpilotError):
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class BackendUnavailable(DeskpilotError):
+    pass
+
+
+class LLMError(BackendUnavailable):
+    pass
+
+
+class NotFound(DeskpilotError):
+    pass
+
+
+class InvalidTransition(DeskpilotError):
+    def __init__(self, from_status: str, to_status: str) -> None:
+        super().__init__(f"A ticket cannot go from '{from_status}' to '{to_status}'.")
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class AlreadyClaimed(DeskpilotError):
+    def __init__(self, handoff_id: str, claimed_by: str) -> None:
+        super().__init__(f"Ticket {handoff_id} was already claimed by {claimed_by}.")
+        self.handoff_id = handoff_id
+        self.claimed_by = claimed_by

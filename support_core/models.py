@@ -1,0 +1,327 @@
+"""Typed records shared by every stage.
+
+A customer message becomes a :class:`Ticket`; each pipeline stage fills in one
+field of it (``intake``, ``retrieved``, ``sentiment``, ``draft``, ``escalation``)
+and appends to ``stage_errors`` when it fails, so whoever reads the ticket later
+(the router, the human agent, the trace page) sees everything that happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+# ----------------------------------------------------------------------------- knowledge base
+class Article(BaseModel):
+    article_id: str
+    title: str
+    text: str
+    category: str = "general"
+    product: str = "general"
+    last_updated: str = ""
+    source_url: str = ""
+    source_path: str = ""
+    format: Literal["markdown", "text", "html", "pdf"] = "markdown"
+
+
+class Chunk(BaseModel):
+    chunk_id: str  # f"{article_id}:{position}"
+    article_id: str
+    text: str  # the chunk's own text (what the customer may be shown)
+    heading_path: list[str] = Field(default_factory=list)
+    position: int = 0
+    title: str = ""
+    category: str = "general"
+    product: str = "general"
+    last_updated: str = ""
+    source_url: str = ""
+
+    def embedding_text(self) -> str:
+        """What is embedded and BM25-indexed: title and heading path give short chunks context."""
+        head = " > ".join([self.title, *[h for h in self.heading_path if h != self.title]])
+        return f"{head}\n{self.text}" if head else self.text
+
+
+class SearchHit(BaseModel):
+    chunk_id: str
+    article_id: str
+    title: str
+    heading_path: list[str] = Field(default_factory=list)
+    text: str
+    category: str = "general"
+    product: str = "general"
+    source_url: str = ""
+    dense_score: float | None = None  # cosine similarity, None if not retrieved densely
+    bm25_score: float | None = None  # raw BM25, None if not retrieved by keywords
+    dense_rank: int | None = None  # 1-based
+    bm25_rank: int | None = None  # 1-based
+    fused_score: float = 0.0  # reciprocal-rank fusion
+
+
+class IngestStatus(str, Enum):
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+class IngestResult(BaseModel):
+    source: str
+    status: IngestStatus
+    article_id: str | None = None
+    title: str | None = None
+    chunks: int = 0
+    error: str | None = None
+
+
+class ArticleInfo(BaseModel):
+    article_id: str
+    title: str
+    category: str
+    product: str
+    source_url: str = ""
+    source_path: str = ""
+    last_updated: str = ""
+    chunks: int = 0
+    ingested_at: str = ""
+
+
+# ----------------------------------------------------------------------------- conversation
+class Role(str, Enum):
+    CUSTOMER = "customer"
+    ASSISTANT = "assistant"  # the AI
+    AGENT = "agent"  # a human agent
+    SYSTEM = "system"
+
+
+class Message(BaseModel):
+    role: Role
+    content: str
+    timestamp: datetime = Field(default_factory=utcnow)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomerSummary(BaseModel):
+    customer_id: str
+    total_interactions: int = 0  # customer messages in history
+    recent_topics: list[str] = Field(default_factory=list)
+    last_contact: datetime | None = None
+    previous_escalations: int = 0
+
+
+# ----------------------------------------------------------------------------- stages
+class Priority(str, Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+PRIORITY_ORDER = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
+
+
+class IntakeResult(BaseModel):
+    priority: Priority = Priority.MEDIUM
+    category: str | None = None
+    product: str | None = None
+    entities: dict[str, list[str]] = Field(default_factory=dict)  # kind -> values
+    reasons: list[str] = Field(default_factory=list)
+    backend: str = "rules"
+
+
+class SentimentLevel(str, Enum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    FRUSTRATED = "frustrated"
+    ANGRY = "angry"
+    URGENT = "urgent"
+
+
+SIGNALS = (
+    "repeated_issue",
+    "long_wait",
+    "threatening_churn",
+    "profanity",
+    "all_caps",
+    "multiple_exclamations",
+    "legal_threat",
+    "billing_dispute",
+    "time_pressure",
+    "previous_escalation",
+)
+
+
+class SentimentResult(BaseModel):
+    level: SentimentLevel
+    confidence: float = Field(ge=0.0, le=1.0)
+    frustration_score: float = Field(ge=0.0, le=1.0)
+    signals: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)  # why, for the agent and the trace
+    backend: str = "rules"
+
+
+class Source(BaseModel):
+    article_id: str
+    title: str
+    url: str = ""
+    heading: str = ""
+
+
+class ConfidenceEvidence(BaseModel):
+    """What the confidence number is made of, so nobody has to trust a model's word."""
+
+    top_dense: float = 0.0
+    agreement: bool = False  # dense and BM25 top-1 article are the same
+    coverage: float = 0.0  # share of the question's content words found in the used chunks
+    hits: int = 0
+
+
+class Draft(BaseModel):
+    text: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    answered: bool  # False when the KB holds no answer and the draft says so
+    sources: list[Source] = Field(default_factory=list)
+    evidence: ConfidenceEvidence = Field(default_factory=ConfidenceEvidence)
+    generator: str = "grounded-composer"
+    tokens_used: int = 0
+    fallback_reason: str | None = None  # set when the LLM failed and the composer answered
+
+
+class Queue(str, Enum):
+    AUTO = "auto"
+    TIER1 = "tier1"
+    TIER2 = "tier2"
+    MANAGER = "manager"
+
+
+class EscalationDecision(BaseModel):
+    should_escalate: bool
+    queue: Queue
+    priority: Priority
+    reason: str
+    rule: str  # e.g. "angry_or_urgent", "legal_threat", "frustrated_low_confidence", ...
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- lifecycle
+class TicketStatus(str, Enum):
+    CREATED = "created"
+    PROCESSING = "processing"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+class Transition(BaseModel):
+    from_status: TicketStatus | None
+    to_status: TicketStatus
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = "system"
+    reason: str = ""
+
+
+class StageError(BaseModel):
+    stage: str
+    error: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(BaseModel):
+    ticket_id: str = Field(default_factory=lambda: new_id("tkt"))
+    customer_id: str
+    session_id: str
+    subject: str = ""
+    status: TicketStatus = TicketStatus.CREATED
+    priority: Priority = Priority.MEDIUM
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    messages: list[Message] = Field(default_factory=list)
+    intake: IntakeResult | None = None
+    retrieved: list[SearchHit] = Field(default_factory=list)
+    sentiment: SentimentResult | None = None
+    sentiment_trail: list[SentimentResult] = Field(default_factory=list)
+    draft: Draft | None = None
+    escalation: EscalationDecision | None = None
+    stage_errors: list[StageError] = Field(default_factory=list)
+    transitions: list[Transition] = Field(default_factory=list)
+    contact_count: int = 1  # contacts about this issue, counting this one
+    is_demo: bool = False
+
+
+# ----------------------------------------------------------------------------- handoff
+class HandoffStatus(str, Enum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class HandoffPackage(BaseModel):
+    handoff_id: str = Field(default_factory=lambda: new_id("hof"))
+    ticket_id: str
+    customer_id: str
+    session_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+    queue: Queue
+    priority: Priority
+    reason: str
+    rule: str
+    suggested_action: str
+    customer: CustomerSummary
+    conversation: list[Message]
+    sentiment_trail: list[SentimentResult]
+    draft: Draft | None
+    retrieved: list[SearchHit]
+    stage_errors: list[StageError] = Field(default_factory=list)
+    status: HandoffStatus = HandoffStatus.QUEUED
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    first_reply_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+# ----------------------------------------------------------------------------- results
+class PipelineResult(BaseModel):
+    """What the caller (CLI, Streamlit) needs; the full story is on ``ticket``."""
+
+    ticket: Ticket
+    action: Literal["auto_reply", "escalated"]
+    message: str
+    handoff_id: str | None = None
+
+    def to_public_json(self) -> dict[str, Any]:
+        t = self.ticket
+        s = t.sentiment
+        e = t.escalation
+        return {
+            "ticket_id": t.ticket_id,
+            "action": self.action,
+            "message": self.message,
+            "confidence": t.draft.confidence if t.draft else 0.0,
+            "sources": [src.model_dump() for src in (t.draft.sources if t.draft else [])],
+            "sentiment": {
+                "level": s.level.value if s else None,
+                "frustration_score": s.frustration_score if s else None,
+                "signals": list(s.signals) if s else [],
+            },
+            "escalation": {
+                "should_escalate": e.should_escalate if e else True,
+                "queue": e.queue.value if e else None,
+                "priority": e.priority.value if e else None,
+                "reason": e.reason if e else None,
+                "rule": e.rule if e else None,
+            },
+        }
