@@ -1,0 +1,354 @@
+"""Outcomes, customer ratings and the support metrics computed from them.
+
+One outcome row per ticket (re-recording replaces it, so the pipeline can record after every
+message and the row always reflects the ticket's latest state) and at most one CSAT rating per
+ticket (re-rating replaces). Both live in the TicketStore's SQLite file.
+
+Metrics are computed over a real time window on the ticket's ``created_at`` (``since``
+inclusive, ``until`` exclusive): a ticket belongs to the period in which the customer first
+wrote, wherever its resolution or rating falls. CSAT is split by who handled the ticket
+(auto = never escalated, human = escalated), because "is the AI as good as a person?" is the
+question the split answers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlite_utils import Database
+
+from support_core.errors import InputError, NotFound
+from support_core.lifecycle import last_resolved_at, time_in_status
+from support_core.models import HandoffPackage, Role, Ticket, TicketStatus, Transition, utcnow
+from support_core.store import (
+    Migration,
+    TicketStore,
+    apply_migrations,
+    iso,
+    iso_or_none,
+    table,
+    transition_from_row,
+)
+
+MAX_COMMENT_CHARS = 2000
+TOP_REASONS = 5
+
+
+# ----------------------------------------------------------------------------- records
+class TicketOutcome(BaseModel):
+    ticket_id: str
+    customer_id: str
+    resolved: bool = False
+    was_escalated: bool = False
+    escalation_reason: str | None = None
+    escalation_rule: str | None = None
+    auto_reply_count: int = 0
+    human_reply_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+    resolution_seconds: float | None = None
+    first_human_reply_seconds: float | None = None  # from handoff queued to first human reply
+    sentiment_level: str | None = None
+    is_demo: bool = False
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket, handoff: HandoffPackage | None = None) -> TicketOutcome:
+        """Everything an outcome needs is on the ticket (and its handoff, if it had one)."""
+        esc = ticket.escalation if ticket.escalation and ticket.escalation.should_escalate else None
+        resolved = ticket.status is TicketStatus.RESOLVED
+        resolved_at = last_resolved_at(ticket) if resolved else None
+        return cls(
+            ticket_id=ticket.ticket_id, customer_id=ticket.customer_id, resolved=resolved,
+            was_escalated=esc is not None, escalation_reason=esc.reason if esc else None,
+            escalation_rule=esc.rule if esc else None,
+            auto_reply_count=sum(m.role is Role.ASSISTANT for m in ticket.messages),
+            human_reply_count=sum(m.role is Role.AGENT for m in ticket.messages),
+            created_at=ticket.created_at, resolved_at=resolved_at,
+            resolution_seconds=_seconds(ticket.created_at, resolved_at),
+            first_human_reply_seconds=_first_reply_seconds(handoff),
+            sentiment_level=ticket.sentiment.level.value if ticket.sentiment else None,
+            is_demo=ticket.is_demo,
+        )
+
+
+class CsatRating(BaseModel):
+    ticket_id: str
+    score: int = Field(ge=1, le=5)
+    comment: str = ""
+    at: datetime
+
+
+class EscalationReasonCount(BaseModel):
+    rule: str
+    count: int
+
+
+class SupportMetrics(BaseModel):
+    """Support health over ``[since, until)``. With no tickets: counts and rates are 0,
+    averages are None (there is nothing to average, and 0 would read as a real score)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    tickets: int = 0
+    resolved: int = 0
+    escalated: int = 0
+    resolution_rate: float = 0.0
+    escalation_rate: float = 0.0
+    auto_resolution_rate: float = 0.0  # resolved without ever reaching a human
+    avg_csat: float | None = None
+    avg_csat_auto: float | None = None
+    avg_csat_human: float | None = None
+    csat_count: int = 0
+    avg_resolution_seconds: float | None = None
+    avg_first_human_reply_seconds: float | None = None
+    top_escalation_reasons: list[EscalationReasonCount] = Field(default_factory=list)
+    sentiment_mix: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def csat_gap(self) -> float | None:
+        """Auto minus human CSAT; within 0.5 points means the AI holds its own."""
+        if self.avg_csat_auto is None or self.avg_csat_human is None:
+            return None
+        return self.avg_csat_auto - self.avg_csat_human
+
+
+# ----------------------------------------------------------------------------- helpers
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _first_reply_seconds(handoff: HandoffPackage | None) -> float | None:
+    return _seconds(handoff.created_at, handoff.first_reply_at) if handoff else None
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _rate(part: int, total: int) -> float:
+    return part / total if total else 0.0
+
+
+def _is_auto_resolved(row: dict[str, Any]) -> bool:
+    return bool(row["resolved"]) and not row["was_escalated"]
+
+
+def _window(
+    column: str, since: datetime | None, until: datetime | None, include_demo: bool
+) -> tuple[str, list[Any]]:
+    clauses, params = ["1"], []
+    if since:
+        clauses.append(f"{column}created_at >= ?")
+        params.append(iso(since))
+    if until:
+        clauses.append(f"{column}created_at < ?")
+        params.append(iso(until))
+    if not include_demo:
+        clauses.append(f"{column}is_demo = 0")
+    return " AND ".join(clauses), params
+
+
+def _migrate_outcomes(db: Database) -> None:
+    table(db, "outcomes").create(
+        {
+            "ticket_id": str, "customer_id": str, "resolved": int, "was_escalated": int,
+            "escalation_reason": str, "escalation_rule": str, "auto_reply_count": int,
+            "human_reply_count": int, "created_at": str, "resolved_at": str,
+            "resolution_seconds": float, "first_human_reply_seconds": float,
+            "sentiment_level": str, "is_demo": int,
+        },
+        pk="ticket_id", not_null={"customer_id", "created_at"}, if_not_exists=True,
+    )
+    table(db, "csat").create(
+        {"ticket_id": str, "score": int, "comment": str, "at": str},
+        pk="ticket_id", if_not_exists=True,
+    )
+    table(db, "outcomes").create_index(["created_at"], if_not_exists=True)
+
+
+MIGRATIONS: list[Migration] = [("csat.0001_initial", _migrate_outcomes)]
+
+
+def _outcome_row(outcome: TicketOutcome) -> dict[str, Any]:
+    row = outcome.model_dump()
+    row.update(
+        resolved=int(outcome.resolved), was_escalated=int(outcome.was_escalated),
+        is_demo=int(outcome.is_demo), created_at=iso(outcome.created_at),
+        resolved_at=iso_or_none(outcome.resolved_at),
+    )
+    return row
+
+
+def validate_score(score: object) -> int:
+    """Scores are whole numbers 1-5; anything else is the caller's mistake."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise InputError(f"A rating must be a whole number from 1 to 5, not {score!r}.")
+    return score
+
+
+# ----------------------------------------------------------------------------- the store
+class OutcomeStore:
+    """Outcomes, ratings and metrics, sharing the TicketStore's database, lock and file."""
+
+    def __init__(self, store: TicketStore | str | Path) -> None:
+        self.tickets = store if isinstance(store, TicketStore) else TicketStore(store)
+        with self.tickets.lock:
+            apply_migrations(self.tickets.db, MIGRATIONS)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.tickets.lock:
+            return list(self.tickets.db.query(sql, params))
+
+    def record_outcome(self, outcome: TicketOutcome) -> TicketOutcome:
+        """Store (or replace) the ticket's outcome."""
+        self.tickets.upsert_row("outcomes", _outcome_row(outcome))
+        return outcome
+
+    def record_ticket(self, ticket: Ticket, handoff: HandoffPackage | None = None) -> TicketOutcome:
+        """Record the ticket's outcome as it stands; the handoff (for the first human reply
+        time) is looked up in the store when not given."""
+        handoff = handoff or self.tickets.latest_handoff(ticket.ticket_id)
+        return self.record_outcome(TicketOutcome.from_ticket(ticket, handoff))
+
+    def get_outcome(self, ticket_id: str) -> TicketOutcome:
+        rows = self._rows("SELECT * FROM outcomes WHERE ticket_id = ?", [ticket_id])
+        if not rows:
+            raise NotFound(f"There is no outcome for ticket {ticket_id}.")
+        return TicketOutcome.model_validate(rows[0])
+
+    def rate(
+        self, ticket_id: str, score: int, comment: str = "", at: datetime | None = None
+    ) -> CsatRating:
+        """Rate a known ticket 1-5; a second rating replaces the first."""
+        rating = CsatRating(
+            ticket_id=ticket_id, score=validate_score(score),
+            comment=self._checked_comment(comment), at=at or utcnow(),
+        )
+        self._require_ticket(ticket_id)
+        row = rating.model_dump() | {"at": iso(rating.at)}
+        self.tickets.upsert_row("csat", row)
+        return rating
+
+    def rating(self, ticket_id: str) -> CsatRating | None:
+        rows = self._rows("SELECT * FROM csat WHERE ticket_id = ?", [ticket_id])
+        return CsatRating.model_validate(rows[0]) if rows else None
+
+    @staticmethod
+    def _checked_comment(comment: str | None) -> str:
+        text = (comment or "").strip()
+        if len(text) > MAX_COMMENT_CHARS:
+            raise InputError(f"Please keep the comment under {MAX_COMMENT_CHARS} characters.")
+        return text
+
+    def _require_ticket(self, ticket_id: str) -> None:
+        sql = (
+            "SELECT 1 FROM outcomes WHERE ticket_id = ? "
+            "UNION ALL SELECT 1 FROM tickets WHERE ticket_id = ? LIMIT 1"
+        )
+        if not self._rows(sql, [ticket_id, ticket_id]):
+            raise NotFound(f"There is no ticket {ticket_id} to rate.")
+
+    # ------------------------------------------------------------------------- metrics
+    def _outcome_rows(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> list[dict[str, Any]]:
+        where, params = _window("o.", since, until, include_demo)
+        sql = (
+            "SELECT o.*, c.score FROM outcomes o LEFT JOIN csat c ON c.ticket_id = o.ticket_id "
+            f"WHERE {where} ORDER BY o.created_at"
+        )
+        return self._rows(sql, params)
+
+    def metrics(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_demo: bool = True,
+    ) -> SupportMetrics:
+        """Support metrics for tickets created in ``[since, until)`` (None = unbounded)."""
+        rows = self._outcome_rows(since, until, include_demo)
+        total = len(rows)
+        resolved = sum(bool(r["resolved"]) for r in rows)
+        escalated = [r for r in rows if r["was_escalated"]]
+        rated = [r for r in rows if r["score"] is not None]
+        return SupportMetrics(
+            since=since, until=until, tickets=total, resolved=resolved,
+            escalated=len(escalated), resolution_rate=_rate(resolved, total),
+            escalation_rate=_rate(len(escalated), total),
+            auto_resolution_rate=_rate(sum(_is_auto_resolved(r) for r in rows), total),
+            avg_csat=_mean(r["score"] for r in rated), csat_count=len(rated),
+            avg_csat_auto=_mean(r["score"] for r in rated if not r["was_escalated"]),
+            avg_csat_human=_mean(r["score"] for r in rated if r["was_escalated"]),
+            avg_resolution_seconds=_mean(r["resolution_seconds"] for r in rows if r["resolved"]),
+            avg_first_human_reply_seconds=_mean(r["first_human_reply_seconds"] for r in escalated),
+            top_escalation_reasons=_top_reasons(escalated),
+            sentiment_mix=dict(Counter(r["sentiment_level"] or "unknown" for r in rows)),
+        )
+
+    def daily_series(
+        self, since: datetime, until: datetime, include_demo: bool = True
+    ) -> list[dict[str, Any]]:
+        """One row per UTC day in ``[since, until)``, days without tickets included as zeros."""
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for row in self._outcome_rows(since, until, include_demo):
+            by_day.setdefault(row["created_at"][:10], []).append(row)
+        return [_day_summary(day, by_day.get(day, [])) for day in _days(since, until)]
+
+    def time_in_status_summary(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        now: datetime | None = None,
+        include_demo: bool = True,
+    ) -> dict[str, float]:
+        """Mean seconds per status over tickets created in the window that visited it.
+
+        Tickets still open count their current status up to ``now``.
+        """
+        per_status: dict[str, list[float]] = {}
+        for trail in self._trails(since, until, include_demo).values():
+            for status, seconds in time_in_status(trail, now or utcnow()).items():
+                per_status.setdefault(status.value, []).append(seconds)
+        ordered = [s.value for s in TicketStatus if s.value in per_status]
+        return {status: sum(per_status[status]) / len(per_status[status]) for status in ordered}
+
+    def _trails(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> dict[str, list[Transition]]:
+        where, params = _window("t.", since, until, include_demo)
+        sql = (
+            "SELECT tr.* FROM transitions tr JOIN tickets t ON t.ticket_id = tr.ticket_id "
+            f"WHERE {where} ORDER BY tr.ticket_id, tr.seq"
+        )
+        trails: dict[str, list[Transition]] = {}
+        for r in self._rows(sql, params):
+            trails.setdefault(r["ticket_id"], []).append(transition_from_row(r))
+        return trails
+
+
+def _top_reasons(escalated: list[dict[str, Any]]) -> list[EscalationReasonCount]:
+    counts = Counter(r["escalation_rule"] or "unspecified" for r in escalated)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
+    return [EscalationReasonCount(rule=rule, count=n) for rule, n in ranked]
+
+
+def _days(since: datetime, until: datetime) -> list[str]:
+    first: date = datetime.fromisoformat(iso(since)).date()
+    last: date = datetime.fromisoformat(iso(until - timedelta(microseconds=1))).date()
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def _day_summary(day: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "date": day,
+        "tickets": len(rows),
+        "escalated": sum(bool(r["was_escalated"]) for r in rows),
+        "auto_resolved": sum(_is_auto_resolved(r) for r in rows),
+        "avg_csat": _mean(r["score"] for r in rows),
+    }
