@@ -9,15 +9,32 @@ and appends to ``stage_errors`` when it fails, so whoever reads the ticket later
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 
+_CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC. Every stage asks this function, so demo data can be dated in the past."""
+    return datetime.now(timezone.utc) + _CLOCK_OFFSET.get()
+
+
+@contextmanager
+def shifted_clock(offset: timedelta) -> Iterator[None]:
+    """Make ``utcnow`` run ``offset`` away from real time (demo data spread over past days)."""
+    token = _CLOCK_OFFSET.set(offset)
+    try:
+        yield
+    finally:
+        _CLOCK_OFFSET.reset(token)
 
 
 def new_id(prefix: str) -> str:

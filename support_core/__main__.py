@@ -1,0 +1,3 @@
+from support_core.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,301 @@
+"""``python -m support_core`` / ``deskpilot``: a thin command line over the service.
+
+Every command turns a ``DeskpilotError`` into a one-line message on stderr and
+exit code 2; ``--json`` output is one JSON document (or one per line for
+``sentiment --file``) so scripts can rely on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from support_core.config import Settings
+from support_core.errors import DeskpilotError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def _service(settings: Settings) -> Any:
+    from support_core.wiring import build_service
+
+    return build_service(settings)
+
+
+# ---------------------------------------------------------------------------- knowledge base
+@command("ingest")
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from support_core.kb.knowledge_base import build_knowledge_base
+
+    kb = build_knowledge_base(settings)
+    bar = tqdm(total=0, unit="file", desc="Ingesting", file=sys.stderr, disable=args.json)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(Path(name).name[:40])
+        bar.update(done - bar.n)
+
+    results = kb.ingest_paths([Path(p) for p in args.paths], category=args.category,
+                              product=args.product, progress=progress)
+    bar.close()
+    if args.json:
+        _print_json([r.model_dump(mode="json") for r in results])
+    else:
+        for r in results:
+            detail = r.error if r.error else f"{r.chunks} chunks"
+            print(f"{r.status.value:9} {r.source}  ({detail})")
+        counts = {s: sum(1 for r in results if r.status.value == s)
+                  for s in ("added", "updated", "unchanged", "failed")}
+        chunks = sum(r.chunks for r in results if r.status.value != "failed")
+        print(", ".join(f"{v} {k}" for k, v in counts.items()) + f"; {chunks} chunks")
+    return 1 if results and all(r.status.value == "failed" for r in results) else 0
+
+
+@command("search")
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.kb.knowledge_base import build_knowledge_base
+
+    hits = build_knowledge_base(settings).search(args.query, category=args.category,
+                                                 product=args.product, k=args.k)
+    if args.json:
+        _print_json([h.model_dump(mode="json") for h in hits])
+        return 0
+    if not hits:
+        print("No matching articles. Is the knowledge base ingested? (deskpilot ingest data/kb)")
+    for i, h in enumerate(hits, 1):
+        dense = f"{h.dense_score:.3f}" if h.dense_score is not None else "-"
+        bm25 = f"{h.bm25_score:.2f}" if h.bm25_score is not None else "-"
+        path = " > ".join(h.heading_path)
+        print(f"{i}. {h.title}  [{h.category}/{h.product}]  fused={h.fused_score:.4f} "
+              f"dense={dense} bm25={bm25}\n   {path}\n   {h.text[:200].replace(chr(10), ' ')}")
+    return 0
+
+
+@command("eval-retrieval")
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.kb.evaluation import evaluate_retrieval
+
+    for p in (args.corpus, args.queries):
+        if not Path(p).is_file():
+            raise DeskpilotError(f"File not found: {p}")
+    report = evaluate_retrieval(Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode,
+                                settings=settings)
+    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries"]
+    if args.json:
+        _print_json({k: report[k] for k in keys})
+    else:
+        for k in keys:
+            v = report[k]
+            print(f"{k:10} {v:.4f}" if isinstance(v, float) else f"{k:10} {v}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- customer side
+@command("ask")
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    svc = _service(settings)
+    session = args.session or f"cli-{args.customer}"
+    result = svc.pipeline.process_message(args.customer, session, args.message,
+                                          category=args.category)
+    if args.json:
+        _print_json(result.to_public_json())
+        return 0
+    data = result.to_public_json()
+    print(result.message)
+    print(f"\n[{data['action']}] ticket={data['ticket_id']} confidence={data['confidence']:.2f} "
+          f"sentiment={data['sentiment']['level']} "
+          f"frustration={data['sentiment']['frustration_score']:.2f}")
+    if result.action == "escalated":
+        e = data["escalation"]
+        print(f"escalated to {e['queue']} ({e['priority']}): {e['reason']}")
+    return 0
+
+
+@command("sentiment")
+def _sentiment(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.wiring import build_sentiment
+
+    analyzer = build_sentiment(settings)
+    if args.file:
+        for line in Path(args.file).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                result = analyzer.analyze(json.loads(line)["text"], [])
+                print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+        return 0
+    if args.text is None:
+        raise DeskpilotError("Give the text to score, or --file ROWS.jsonl.")
+    result = analyzer.analyze(args.text, [])
+    if args.json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        print(f"{result.level.value} (confidence {result.confidence:.2f}, "
+              f"frustration {result.frustration_score:.2f}) signals: "
+              f"{', '.join(result.signals) or 'none'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- human side
+@command("handoffs")
+def _handoffs(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.models import HandoffStatus, Queue
+
+    desk = _service(settings).desk
+    items = desk.queue(queue=Queue(args.queue) if args.queue else None,
+                       status=HandoffStatus(args.status) if args.status else None)
+    if args.json:
+        _print_json([h.model_dump(mode="json") for h in items])
+        return 0
+    if not items:
+        print("No handoffs waiting.")
+    for h in items:
+        who = f" claimed by {h.claimed_by}" if h.claimed_by else ""
+        print(f"{h.handoff_id}  {h.queue.value:7} {h.priority.value:8} {h.status.value}{who}  "
+              f"ticket={h.ticket_id} customer={h.customer_id}\n   {h.reason}")
+    return 0
+
+
+@command("claim")
+def _claim(args: argparse.Namespace, settings: Settings) -> int:
+    pkg = _service(settings).desk.claim(args.handoff_id, args.agent)
+    print(f"{args.agent} claimed {pkg.handoff_id} (ticket {pkg.ticket_id}).")
+    if pkg.draft:
+        print(f"\nAI draft (confidence {pkg.draft.confidence:.2f}):\n{pkg.draft.text}")
+    print(f"\nSuggested action: {pkg.suggested_action}")
+    return 0
+
+
+@command("reply")
+def _reply(args: argparse.Namespace, settings: Settings) -> int:
+    ticket = _service(settings).desk.reply(args.handoff_id, args.agent, args.message)
+    print(f"Reply sent on ticket {ticket.ticket_id}; status {ticket.status.value}.")
+    return 0
+
+
+@command("resolve")
+def _resolve(args: argparse.Namespace, settings: Settings) -> int:
+    ticket = _service(settings).desk.resolve(args.handoff_id, args.agent, args.note or "")
+    print(f"Ticket {ticket.ticket_id} resolved.")
+    return 0
+
+
+@command("csat")
+def _csat(args: argparse.Namespace, settings: Settings) -> int:
+    _service(settings).desk.rate(args.ticket_id, args.score, args.comment or "")
+    print(f"Recorded a {args.score}/5 rating for {args.ticket_id}.")
+    return 0
+
+
+@command("metrics")
+def _metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.models import utcnow
+
+    until = utcnow()
+    metrics = _service(settings).outcomes.metrics(until - timedelta(days=args.days), until)
+    data = metrics.model_dump(mode="json")
+    if args.json:
+        _print_json(data)
+    else:
+        for k, v in data.items():
+            print(f"{k:32} {v}")
+    return 0
+
+
+@command("demo")
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.demo import load_demo, remove_demo
+
+    svc = _service(settings)
+    if args.remove:
+        print(remove_demo(svc))
+        return 0
+    print(load_demo(svc, progress=lambda i, n, what: print(f"[{i}/{n}] {what}", file=sys.stderr)))
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deskpilot", description="Deskpilot support desk")
+    p.add_argument("--data-dir", help="override SUPPORT_DATA_DIR for this command")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("ingest", help="add or update knowledge-base articles")
+    s.add_argument("paths", nargs="+", help="files or folders (.md .txt .html .pdf)")
+    s.add_argument("--category"), s.add_argument("--product")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("search", help="hybrid search of the knowledge base")
+    s.add_argument("query"), s.add_argument("--category"), s.add_argument("--product")
+    s.add_argument("-k", type=int, default=5), s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("eval-retrieval", help="measure retrieval on a corpus + queries (JSONL)")
+    s.add_argument("--corpus", required=True), s.add_argument("--queries", required=True)
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("ask", help="send a customer message through the pipeline")
+    s.add_argument("--customer", required=True), s.add_argument("--session")
+    s.add_argument("--category"), s.add_argument("message"), s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("sentiment", help="score text alone")
+    s.add_argument("text", nargs="?"), s.add_argument("--file", help="JSONL rows {\"text\": ...}")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("handoffs", help="list tickets waiting for a human")
+    s.add_argument("--queue", choices=["tier1", "tier2", "manager"])
+    s.add_argument("--status", choices=["queued", "claimed", "resolved"])
+    s.add_argument("--json", action="store_true")
+
+    for name, helptext in (("claim", "claim a handoff"), ("resolve", "resolve a handoff")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("handoff_id"), s.add_argument("--agent", required=True)
+        if name == "resolve":
+            s.add_argument("--note")
+
+    s = sub.add_parser("reply", help="send an agent reply to the customer")
+    s.add_argument("handoff_id"), s.add_argument("--agent", required=True), s.add_argument("message")
+
+    s = sub.add_parser("csat", help="record a 1-5 rating for a resolved ticket")
+    s.add_argument("ticket_id"), s.add_argument("score", type=int), s.add_argument("--comment")
+
+    s = sub.add_parser("metrics", help="support metrics over the last N days")
+    s.add_argument("--days", type=int, default=30), s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("demo", help="load (or --remove) the labelled demo data")
+    s.add_argument("--remove", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings(**({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
+        return COMMANDS[args.command](args, settings)
+    except DeskpilotError as exc:
+        print(f"error: {exc.user_message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

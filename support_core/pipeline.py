@@ -1,0 +1,345 @@
+"""The orchestrator: the one place where a customer message flows through every stage.
+
+    validate -> store the message -> memory -> knowledge base -> intake -> sentiment
+             -> response -> escalation router -> auto-reply | handoff -> outcome + spans
+
+The customer's message is saved on its ticket before any stage runs. A stage that
+fails is recorded on the ticket (``stage_errors``) and the router then escalates
+with that failure as its reason, so nothing is dropped and the customer gets a
+truthful holding reply instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from support_core import lifecycle
+from support_core.config import Settings
+from support_core.errors import DeskpilotError
+from support_core.handoff import build_handoff_package
+from support_core.models import (
+    CustomerSummary,
+    Draft,
+    HandoffStatus,
+    Message,
+    PipelineResult,
+    Role,
+    SearchHit,
+    SentimentLevel,
+    SentimentResult,
+    StageError,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
+from support_core.ports import MemoryStore
+from support_core.router import RouterThresholds, asks_for_human, route
+from support_core.store import TicketStore
+from support_core.telemetry import SpanCollector, stage_span
+from support_core.validation import clean_id, clean_message
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HOLDING_REPLY = (
+    "Thanks for your patience. I'm handing this conversation to a support specialist, "
+    "who will see everything you've told me so far, so you won't need to repeat yourself. "
+    "They will reply here."
+)
+FAILURE_REPLY = (
+    "Something went wrong on our side while I was looking into this. Your message is saved, "
+    "and a support specialist will pick it up and reply here."
+)
+FOLLOW_UP_REPLY = "Thanks, I've added this to your conversation; the specialist handling it will see it."
+
+
+class Searcher(Protocol):
+    def search(
+        self, query: str, *, category: str | None = None, product: str | None = None, k: int = 5
+    ) -> list[SearchHit]: ...
+
+    def categories(self) -> list[str]: ...
+
+    def products(self) -> list[str]: ...
+
+
+class Analyzer(Protocol):
+    def analyze(
+        self, message: str, conversation: list[Message], summary: CustomerSummary | None = ...,
+        contact_count: int = ...,
+    ) -> SentimentResult: ...
+
+
+class Responder(Protocol):
+    def compose(
+        self, question: str, hits: list[SearchHit], *, sentiment: SentimentResult | None = ...,
+        summary: CustomerSummary | None = ..., contact_count: int = ...,
+    ) -> Draft: ...
+
+
+class Classifier(Protocol):
+    def classify(self, text: str, *, kb_hits: Any = ..., explicit_category: str | None = ...) -> Any: ...
+
+
+class OutcomeRecorder(Protocol):
+    def record_ticket(self, ticket: Ticket) -> object: ...
+
+
+@dataclass
+class Stages:
+    kb: Searcher
+    memory: MemoryStore
+    intake: Callable[[], Classifier]  # built lazily: it needs the KB's current categories
+    sentiment: Analyzer
+    responder: Responder
+    store: TicketStore
+    outcomes: OutcomeRecorder
+    spans: SpanCollector
+
+
+class SupportPipeline:
+    def __init__(self, settings: Settings, stages: Stages) -> None:
+        self.settings = settings
+        self.s = stages
+        self.thresholds = RouterThresholds.from_settings(settings)
+
+    # ------------------------------------------------------------------ entry point
+    def process_message(
+        self, customer_id: str, session_id: str, text: object, *, category: str | None = None,
+        is_demo: bool = False,
+    ) -> PipelineResult:
+        customer_id = clean_id(customer_id, "customer id")
+        session_id = clean_id(session_id, "session id")
+        message = clean_message(text, self.settings.max_message_chars)
+        ticket = self._open_ticket(customer_id, session_id, message, is_demo)
+        with stage_span("pipeline.process_message", **{"ticket.id": ticket.ticket_id,
+                        "customer.id": customer_id, "session.id": session_id}) as root:
+            trace_id = root.get_span_context().trace_id
+            result = self._run(ticket, message, category)
+            root.set_attribute("outcome", result.action)
+        self.s.store.save_spans(ticket.ticket_id, self.s.spans.pop(trace_id))
+        return result
+
+    # ------------------------------------------------------------------ ticket selection
+    def _open_ticket(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
+        """Continue this session's open ticket, reopen it if resolved within the window,
+        or start a new one; then save the customer's message before anything else runs."""
+        ticket = self.s.store.latest_ticket(customer_id, session_id)
+        now = utcnow()
+        if ticket is not None and ticket.status == TicketStatus.RESOLVED:
+            resolved_at = lifecycle.last_resolved_at(ticket)
+            if lifecycle.should_reopen(resolved_at, now, self.settings.reopen_window_hours):
+                ticket = lifecycle.transition(ticket, TicketStatus.REOPENED, "customer",
+                                              "Customer wrote again within the reopen window")
+            else:
+                ticket = None
+        if ticket is None:
+            ticket = Ticket(customer_id=customer_id, session_id=session_id, subject=text[:120],
+                            is_demo=is_demo)
+        ticket.messages.append(Message(role=Role.CUSTOMER, content=text,
+                                       metadata={"ticket_id": ticket.ticket_id}))
+        ticket.updated_at = now
+        self.s.store.save_ticket(ticket)  # the message is durable from here on
+        return ticket
+
+    # ------------------------------------------------------------------ the stages
+    def _run(self, ticket: Ticket, text: str, category: str | None) -> PipelineResult:
+        if self._human_is_handling(ticket):
+            return self._forward_to_human(ticket, text)
+        if ticket.status != TicketStatus.PROCESSING:  # PROCESSING: a crashed earlier run
+            ticket = lifecycle.transition(ticket, TicketStatus.PROCESSING, "pipeline",
+                                          "Message received")
+        conversation, summary = self._load_memory(ticket, text, category)
+        hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), [])
+        ticket.retrieved = hits
+        self._classify(ticket, text, hits, category)
+        ticket.contact_count = self._contact_count(conversation["history"], ticket)
+        self._analyze(ticket, text, conversation["session"], summary)
+        self._respond(ticket, text, hits, summary)
+        self._route(ticket, text)
+        return self._deliver(ticket, summary, conversation["session"])
+
+    def _stage(self, ticket: Ticket, name: str, fn: Callable[[], T], default: T) -> T:
+        """Run one stage; on failure record it on the ticket and carry on with ``default``."""
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - any stage failure must escalate, not crash
+            detail = exc.user_message if isinstance(exc, DeskpilotError) else repr(exc)
+            log.warning("stage %s failed for %s: %s", name, ticket.ticket_id, detail)
+            ticket.stage_errors.append(StageError(stage=name, error=detail))
+            return default
+
+    def _load_memory(
+        self, ticket: Ticket, text: str, category: str | None
+    ) -> tuple[dict[str, list[Message]], CustomerSummary]:
+        msg = Message(role=Role.CUSTOMER, content=text, metadata={
+            "ticket_id": ticket.ticket_id, "session_id": ticket.session_id, "category": category})
+        ticket.messages[-1] = msg
+
+        def load() -> tuple[dict[str, list[Message]], CustomerSummary]:
+            with stage_span("memory.load", **{"customer.id": ticket.customer_id}) as span:
+                history = self.s.memory.get_history(ticket.customer_id,
+                                                    limit=self.settings.history_max_messages)
+                summary = self.s.memory.get_summary(ticket.customer_id)
+                self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg)
+                session = self.s.memory.get_session(ticket.customer_id, ticket.session_id)
+                span.set_attribute("memory.session_messages", len(session))
+                span.set_attribute("memory.total_interactions", summary.total_interactions)
+            return {"session": session, "history": history}, summary
+
+        fallback = ({"session": list(ticket.messages), "history": []},
+                    CustomerSummary(customer_id=ticket.customer_id))
+        return self._stage(ticket, "memory.load", load, fallback)
+
+    def _search(self, text: str, category: str | None) -> list[SearchHit]:
+        with stage_span("kb.search", **{"kb.category_filter": category or ""}) as span:
+            hits = self.s.kb.search(text, category=category, k=self.settings.retrieval_k)
+            span.set_attribute("retrieval.count", len(hits))
+            span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
+        return hits
+
+    def _classify(self, ticket: Ticket, text: str, hits: list[SearchHit], category: str | None) -> None:
+        def run() -> Any:
+            with stage_span("intake.classify") as span:
+                result = self.s.intake().classify(text, kb_hits=hits, explicit_category=category)
+                span.set_attribute("intake.priority", result.priority.value)
+                span.set_attribute("intake.category", result.category or "")
+            return result
+
+        ticket.intake = self._stage(ticket, "intake.classify", run, None)
+        if ticket.intake is not None:
+            ticket.priority = ticket.intake.priority
+            ticket.messages[-1].metadata["category"] = ticket.intake.category
+
+    def _contact_count(self, history: list[Message], ticket: Ticket) -> int:
+        """1 + earlier sessions in which the customer wrote about the same category."""
+        category = ticket.intake.category if ticket.intake else None
+        earlier = {
+            m.metadata.get("session_id") for m in history
+            if m.role == Role.CUSTOMER and m.metadata.get("session_id") != ticket.session_id
+            and (category is None or m.metadata.get("category") in (category, None))
+        }
+        earlier.discard(None)
+        return 1 + len(earlier)
+
+    def _analyze(self, ticket: Ticket, text: str, session: list[Message],
+                 summary: CustomerSummary) -> None:
+        def run() -> SentimentResult:
+            with stage_span("sentiment.analyze") as span:
+                result = self.s.sentiment.analyze(text, session, summary, ticket.contact_count)
+                span.set_attribute("sentiment.level", result.level.value)
+                span.set_attribute("sentiment.frustration", result.frustration_score)
+                span.set_attribute("sentiment.signals", ",".join(result.signals))
+            return result
+
+        neutral = SentimentResult(level=SentimentLevel.NEUTRAL, confidence=0.0,
+                                  frustration_score=0.0, reasons=["sentiment stage failed"])
+        ticket.sentiment = self._stage(ticket, "sentiment.analyze", run, neutral)
+        ticket.sentiment_trail.append(ticket.sentiment)
+
+    def _respond(self, ticket: Ticket, text: str, hits: list[SearchHit],
+                 summary: CustomerSummary) -> None:
+        def run() -> Draft:
+            with stage_span("response.generate") as span:
+                draft = self.s.responder.compose(text, hits, sentiment=ticket.sentiment,
+                                                 summary=summary, contact_count=ticket.contact_count)
+                span.set_attribute("response.confidence", draft.confidence)
+                span.set_attribute("response.answered", draft.answered)
+                span.set_attribute("response.tokens", draft.tokens_used)
+                span.set_attribute("response.generator", draft.generator)
+            return draft
+
+        ticket.draft = self._stage(ticket, "response.generate", run, None)
+        if ticket.draft is not None and ticket.draft.fallback_reason:
+            ticket.stage_errors.append(StageError(stage="response.llm",
+                                                  error=ticket.draft.fallback_reason))
+
+    def _route(self, ticket: Ticket, text: str) -> None:
+        draft, sentiment = ticket.draft, ticket.sentiment
+        assert sentiment is not None
+        # An LLM fallback is recorded but is not a failure: the composer's draft is sound.
+        failures = [e for e in ticket.stage_errors if e.stage != "response.llm"]
+        with stage_span("router.evaluate") as span:
+            decision = route(
+                sentiment, draft.confidence if draft else 0.0,
+                contact_count=ticket.contact_count, answered=bool(draft and draft.answered),
+                intake_priority=ticket.priority, stage_errors=failures,
+                wants_human=asks_for_human(text), thresholds=self.thresholds,
+            )
+            span.set_attribute("escalation.result", decision.should_escalate)
+            span.set_attribute("escalation.reason", decision.reason)
+            span.set_attribute("escalation.rule", decision.rule)
+        ticket.escalation = decision
+        if decision.should_escalate:
+            ticket.priority = decision.priority
+
+    # ------------------------------------------------------------------ delivery
+    def _deliver(self, ticket: Ticket, summary: CustomerSummary,
+                 session: list[Message]) -> PipelineResult:
+        decision = ticket.escalation
+        assert decision is not None
+        if decision.should_escalate:
+            return self._escalate(ticket, summary, session)
+        assert ticket.draft is not None
+        reply = Message(role=Role.ASSISTANT, content=ticket.draft.text, metadata={
+            "ticket_id": ticket.ticket_id, "confidence": ticket.draft.confidence,
+            "sources": [s.model_dump() for s in ticket.draft.sources]})
+        ticket = lifecycle.transition(ticket, TicketStatus.AWAITING_CUSTOMER, "pipeline",
+                                      "Auto-reply sent")
+        self._finish(ticket, reply)
+        return PipelineResult(ticket=ticket, action="auto_reply", message=reply.content)
+
+    def _escalate(self, ticket: Ticket, summary: CustomerSummary,
+                  session: list[Message]) -> PipelineResult:
+        decision = ticket.escalation
+        assert decision is not None
+        failed = any(e.stage != "response.llm" for e in ticket.stage_errors)
+        text = FAILURE_REPLY if failed else HOLDING_REPLY
+        reply = Message(role=Role.ASSISTANT, content=text,
+                        metadata={"ticket_id": ticket.ticket_id, "holding": True})
+        ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "router", decision.reason)
+        with stage_span("handoff.enqueue", **{"handoff.queue": decision.queue.value,
+                                             "handoff.priority": decision.priority.value}):
+            conversation = [*session] if session else list(ticket.messages)
+            package = build_handoff_package(ticket, summary, conversation)
+            self.s.store.enqueue_handoff(package)
+        self._stage(ticket, "memory.record_escalation",
+                    lambda: self.s.memory.record_escalation(ticket.customer_id, ticket.ticket_id), None)
+        self._finish(ticket, reply)
+        return PipelineResult(ticket=ticket, action="escalated", message=text,
+                              handoff_id=package.handoff_id)
+
+    def _finish(self, ticket: Ticket, reply: Message) -> None:
+        ticket.messages.append(reply)
+        ticket.updated_at = utcnow()
+        self._stage(ticket, "memory.save_reply",
+                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, reply),
+                    None)
+        self.s.store.save_ticket(ticket)
+        self.s.outcomes.record_ticket(ticket)
+
+    # ------------------------------------------------------------------ human-handled tickets
+    def _human_is_handling(self, ticket: Ticket) -> bool:
+        if ticket.status == TicketStatus.ESCALATED:
+            return True
+        handoff = self.s.store.active_handoff(ticket.ticket_id)
+        return handoff is not None and handoff.status != HandoffStatus.RESOLVED
+
+    def _forward_to_human(self, ticket: Ticket, text: str) -> PipelineResult:
+        """A follow-up on a ticket a human owns goes to that human, not through the AI again."""
+        msg = ticket.messages[-1]
+        msg.metadata.update({"session_id": ticket.session_id})
+        self._stage(ticket, "memory.save_message",
+                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
+                    None)
+        if ticket.status in (TicketStatus.AWAITING_CUSTOMER, TicketStatus.REOPENED):
+            ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "customer",
+                                          "Follow-up on a ticket a specialist is handling")
+        self.s.store.append_handoff_message(ticket.ticket_id, msg)
+        reply = Message(role=Role.ASSISTANT, content=FOLLOW_UP_REPLY,
+                        metadata={"ticket_id": ticket.ticket_id, "holding": True})
+        self._finish(ticket, reply)
+        return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY)

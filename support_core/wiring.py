@@ -1,0 +1,110 @@
+"""The only place that picks adapters. Settings in, a ready service out.
+
+``build_service`` is what the CLI and the Streamlit app call; tests call the
+narrower builders to get one part with real backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from support_core.agent_desk import AgentDesk
+from support_core.config import Settings
+from support_core.csat import OutcomeStore
+from support_core.intake import LLMIntake, RuleIntake
+from support_core.kb.knowledge_base import KnowledgeBase, build_knowledge_base
+from support_core.pipeline import Stages, SupportPipeline
+from support_core.ports import LLMClient, MemoryStore
+from support_core.responder import GroundedComposer, LLMResponder
+from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
+from support_core.store import TicketStore
+from support_core.telemetry import setup_tracing, span_collector
+
+
+def build_memory(settings: Settings) -> MemoryStore:
+    if settings.redis_url:
+        from support_core.adapters.memory_redis import RedisMemory
+
+        return RedisMemory(settings.redis_url, settings.session_ttl_seconds,
+                           settings.history_ttl_days, settings.history_max_messages)
+    from support_core.adapters.memory_sqlite import SQLiteMemory
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteMemory(settings.memory_sqlite_path, settings.session_ttl_seconds,
+                        settings.history_ttl_days, settings.history_max_messages)
+
+
+def build_llm(settings: Settings) -> LLMClient | None:
+    if not settings.llm_enabled:
+        return None
+    from support_core.adapters.openai_llm import OpenAIChat
+
+    assert settings.llm_model is not None
+    return OpenAIChat(settings.llm_model, base_url=settings.llm_base_url,
+                      api_key=settings.llm_api_key, timeout=settings.llm_timeout_seconds,
+                      max_retries=settings.llm_max_retries)
+
+
+def build_sentiment(settings: Settings) -> RuleSentimentAnalyzer | LLMSentimentAnalyzer:
+    rules = RuleSentimentAnalyzer()
+    llm = build_llm(settings) if settings.use_llm_for(settings.sentiment_backend) else None
+    return LLMSentimentAnalyzer(llm, rules) if llm is not None else rules
+
+
+def build_store(settings: Settings) -> TicketStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return TicketStore(settings.sqlite_path)
+
+
+@dataclass
+class Service:
+    """Everything the app and the CLI use, built once per process."""
+
+    settings: Settings
+
+    @cached_property
+    def kb(self) -> KnowledgeBase:
+        return build_knowledge_base(self.settings)
+
+    @cached_property
+    def memory(self) -> MemoryStore:
+        return build_memory(self.settings)
+
+    @cached_property
+    def store(self) -> TicketStore:
+        return build_store(self.settings)
+
+    @cached_property
+    def outcomes(self) -> OutcomeStore:
+        return OutcomeStore(self.store)
+
+    @cached_property
+    def llm(self) -> LLMClient | None:
+        return build_llm(self.settings)
+
+    @cached_property
+    def pipeline(self) -> SupportPipeline:
+        settings, llm = self.settings, self.llm
+        setup_tracing(settings)
+        composer = GroundedComposer()
+        responder = LLMResponder(llm, composer) if llm is not None else composer
+        stages = Stages(
+            kb=self.kb, memory=self.memory, intake=self._intake, sentiment=build_sentiment(settings),
+            responder=responder, store=self.store, outcomes=self.outcomes,
+            spans=span_collector(),
+        )
+        return SupportPipeline(settings, stages)
+
+    @cached_property
+    def desk(self) -> AgentDesk:
+        return AgentDesk(self.settings, self.store, self.memory, self.outcomes)
+
+    def _intake(self) -> RuleIntake | LLMIntake:
+        rules = RuleIntake(self.kb.categories(), self.kb.products())
+        use_llm = self.settings.use_llm_for(self.settings.intake_backend) and self.llm is not None
+        return LLMIntake(self.llm, rules) if use_llm and self.llm is not None else rules
+
+
+def build_service(settings: Settings | None = None) -> Service:
+    return Service(settings or Settings())
