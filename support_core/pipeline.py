@@ -152,15 +152,16 @@ class SupportPipeline:
         if ticket.status != TicketStatus.PROCESSING:  # PROCESSING: a crashed earlier run
             ticket = lifecycle.transition(ticket, TicketStatus.PROCESSING, "pipeline",
                                           "Message received")
-        conversation, summary = self._load_memory(ticket, text, category)
+        history, session, summary = self._load_memory(ticket)
         hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), [])
         ticket.retrieved = hits
         self._classify(ticket, text, hits, category)
-        ticket.contact_count = self._contact_count(conversation["history"], ticket)
-        self._analyze(ticket, text, conversation["session"], summary)
+        session = [*session, self._remember(ticket, text, hits)]
+        ticket.contact_count = self._contact_count(history, ticket)
+        self._analyze(ticket, text, session, summary)
         self._respond(ticket, text, hits, summary)
         self._route(ticket, text)
-        return self._deliver(ticket, summary, conversation["session"])
+        return self._deliver(ticket, summary, session)
 
     def _stage(self, ticket: Ticket, name: str, fn: Callable[[], T], default: T) -> T:
         """Run one stage; on failure record it on the ticket and carry on with ``default``."""
@@ -172,27 +173,34 @@ class SupportPipeline:
             ticket.stage_errors.append(StageError(stage=name, error=detail))
             return default
 
-    def _load_memory(
-        self, ticket: Ticket, text: str, category: str | None
-    ) -> tuple[dict[str, list[Message]], CustomerSummary]:
-        msg = Message(role=Role.CUSTOMER, content=text, metadata={
-            "ticket_id": ticket.ticket_id, "session_id": ticket.session_id, "category": category})
-        ticket.messages[-1] = msg
-
-        def load() -> tuple[dict[str, list[Message]], CustomerSummary]:
+    def _load_memory(self, ticket: Ticket) -> tuple[list[Message], list[Message], CustomerSummary]:
+        """The customer's history and summary, and this session so far (before this message)."""
+        def load() -> tuple[list[Message], list[Message], CustomerSummary]:
             with stage_span("memory.load", **{"customer.id": ticket.customer_id}) as span:
                 history = self.s.memory.get_history(ticket.customer_id,
                                                     limit=self.settings.history_max_messages)
                 summary = self.s.memory.get_summary(ticket.customer_id)
-                self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg)
                 session = self.s.memory.get_session(ticket.customer_id, ticket.session_id)
                 span.set_attribute("memory.session_messages", len(session))
                 span.set_attribute("memory.total_interactions", summary.total_interactions)
-            return {"session": session, "history": history}, summary
+            return history, session, summary
 
-        fallback = ({"session": list(ticket.messages), "history": []},
-                    CustomerSummary(customer_id=ticket.customer_id))
-        return self._stage(ticket, "memory.load", load, fallback)
+        earlier = [m for m in ticket.messages[:-1]]
+        return self._stage(ticket, "memory.load", load,
+                           ([], earlier, CustomerSummary(customer_id=ticket.customer_id)))
+
+    def _remember(self, ticket: Ticket, text: str, hits: list[SearchHit]) -> Message:
+        """Store the customer's message in memory, tagged with what it was about, so later
+        contacts can tell whether they are about the same issue."""
+        msg = Message(role=Role.CUSTOMER, content=text, metadata={
+            "ticket_id": ticket.ticket_id, "session_id": ticket.session_id,
+            "category": ticket.intake.category if ticket.intake else None,
+            "topic_articles": _topic_articles(hits)})
+        ticket.messages[-1] = msg
+        self._stage(ticket, "memory.save_message",
+                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
+                    None)
+        return msg
 
     def _search(self, text: str, category: str | None) -> list[SearchHit]:
         with stage_span("kb.search", **{"kb.category_filter": category or ""}) as span:
@@ -212,16 +220,14 @@ class SupportPipeline:
         ticket.intake = self._stage(ticket, "intake.classify", run, None)
         if ticket.intake is not None:
             ticket.priority = ticket.intake.priority
-            ticket.messages[-1].metadata["category"] = ticket.intake.category
 
     def _contact_count(self, history: list[Message], ticket: Ticket) -> int:
-        """1 + earlier sessions in which the customer wrote about the same category."""
-        category = ticket.intake.category if ticket.intake else None
-        earlier = {
-            m.metadata.get("session_id") for m in history
-            if m.role == Role.CUSTOMER and m.metadata.get("session_id") != ticket.session_id
-            and (category is None or m.metadata.get("category") in (category, None))
-        }
+        """1 + earlier sessions in which the customer wrote about the same issue: a message
+        that retrieved one of the same top articles, or (with no articles) the same category."""
+        current = ticket.messages[-1].metadata
+        earlier = {m.metadata.get("session_id") for m in history
+                   if m.role == Role.CUSTOMER and m.metadata.get("session_id") != ticket.session_id
+                   and _same_issue(m.metadata, current)}
         earlier.discard(None)
         return 1 + len(earlier)
 
@@ -343,3 +349,14 @@ class SupportPipeline:
                         metadata={"ticket_id": ticket.ticket_id, "holding": True})
         self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY)
+
+
+def _topic_articles(hits: list[SearchHit], n: int = 3) -> list[str]:
+    return list(dict.fromkeys(h.article_id for h in hits))[:n]
+
+
+def _same_issue(earlier: dict[str, Any], current: dict[str, Any]) -> bool:
+    before, now = set(earlier.get("topic_articles") or ()), set(current.get("topic_articles") or ())
+    if before and now:
+        return bool(before & now)
+    return current.get("category") is None or earlier.get("category") == current.get("category")
