@@ -27,16 +27,21 @@ from support_core.validation import clean_id, clean_message
 
 
 class AgentDesk:
-    def __init__(self, settings: Settings, store: TicketStore, memory: MemoryStore,
-                 outcomes: OutcomeStore) -> None:
+    def __init__(
+        self, settings: Settings, store: TicketStore, memory: MemoryStore, outcomes: OutcomeStore
+    ) -> None:
         self.settings = settings
         self.store = store
         self.memory = memory
         self.outcomes = outcomes
 
     # ------------------------------------------------------------------ reading
-    def queue(self, queue: Queue | None = None, status: HandoffStatus | None = None,
-              claimed_by: str | None = None) -> list[HandoffPackage]:
+    def queue(
+        self,
+        queue: Queue | None = None,
+        status: HandoffStatus | None = None,
+        claimed_by: str | None = None,
+    ) -> list[HandoffPackage]:
         return self.store.list_handoffs(queue=queue, status=status, claimed_by=claimed_by)
 
     def conversation(self, customer_id: str, session_id: str) -> list[Message]:
@@ -58,13 +63,20 @@ class AgentDesk:
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
         ticket = self.store.get_ticket(handoff.ticket_id)
-        msg = Message(role=Role.AGENT, content=body,
-                      metadata={"ticket_id": ticket.ticket_id, "agent": agent,
-                                "session_id": ticket.session_id})
+        msg = Message(
+            role=Role.AGENT,
+            content=body,
+            metadata={
+                "ticket_id": ticket.ticket_id,
+                "agent": agent,
+                "session_id": ticket.session_id,
+            },
+        )
         ticket.messages.append(msg)
         if ticket.status == TicketStatus.ESCALATED:
-            ticket = lifecycle.transition(ticket, TicketStatus.AWAITING_CUSTOMER, agent,
-                                          "Specialist replied")
+            ticket = lifecycle.transition(
+                ticket, TicketStatus.AWAITING_CUSTOMER, agent, "Specialist replied"
+            )
         if handoff.first_reply_at is None:
             self.store.mark_first_reply(handoff_id, msg.timestamp)
         self.store.append_handoff_message(ticket.ticket_id, msg)
@@ -76,8 +88,9 @@ class AgentDesk:
         agent = clean_id(agent, "agent name")
         handoff = self._owned(handoff_id, agent)
         ticket = self.store.get_ticket(handoff.ticket_id)
-        ticket = lifecycle.transition(ticket, TicketStatus.RESOLVED, agent,
-                                      note or "Resolved by specialist")
+        ticket = lifecycle.transition(
+            ticket, TicketStatus.RESOLVED, agent, note or "Resolved by specialist"
+        )
         self.store.resolve_handoff(handoff_id, agent)
         self._save(ticket)
         return ticket
@@ -86,8 +99,9 @@ class AgentDesk:
     def customer_confirms(self, ticket_id: str) -> Ticket:
         """The customer says the auto-reply solved it."""
         ticket = self.store.get_ticket(ticket_id)
-        ticket = lifecycle.transition(ticket, TicketStatus.RESOLVED, "customer",
-                                      "Customer confirmed the answer solved it")
+        ticket = lifecycle.transition(
+            ticket, TicketStatus.RESOLVED, "customer", "Customer confirmed the answer solved it"
+        )
         self._save(ticket)
         return ticket
 

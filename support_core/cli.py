@@ -27,6 +27,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         COMMANDS[name] = fn
         return fn
+
     return register
 
 
@@ -55,8 +56,12 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         bar.set_postfix_str(Path(name).name[:40])
         bar.update(done - bar.n)
 
-    results = kb.ingest_paths([Path(p) for p in args.paths], category=args.category,
-                              product=args.product, progress=progress)
+    results = kb.ingest_paths(
+        [Path(p) for p in args.paths],
+        category=args.category,
+        product=args.product,
+        progress=progress,
+    )
     bar.close()
     if args.json:
         _print_json([r.model_dump(mode="json") for r in results])
@@ -64,8 +69,10 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         for r in results:
             detail = r.error if r.error else f"{r.chunks} chunks"
             print(f"{r.status.value:9} {r.source}  ({detail})")
-        counts = {s: sum(1 for r in results if r.status.value == s)
-                  for s in ("added", "updated", "unchanged", "failed")}
+        counts = {
+            s: sum(1 for r in results if r.status.value == s)
+            for s in ("added", "updated", "unchanged", "failed")
+        }
         chunks = sum(r.chunks for r in results if r.status.value != "failed")
         print(", ".join(f"{v} {k}" for k, v in counts.items()) + f"; {chunks} chunks")
     return 1 if results and all(r.status.value == "failed" for r in results) else 0
@@ -75,8 +82,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _search(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.kb.knowledge_base import build_knowledge_base
 
-    hits = build_knowledge_base(settings).search(args.query, category=args.category,
-                                                 product=args.product, k=args.k)
+    hits = build_knowledge_base(settings).search(
+        args.query, category=args.category, product=args.product, k=args.k
+    )
     if args.json:
         _print_json([h.model_dump(mode="json") for h in hits])
         return 0
@@ -86,8 +94,10 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         dense = f"{h.dense_score:.3f}" if h.dense_score is not None else "-"
         bm25 = f"{h.bm25_score:.2f}" if h.bm25_score is not None else "-"
         path = " > ".join(h.heading_path)
-        print(f"{i}. {h.title}  [{h.category}/{h.product}]  fused={h.fused_score:.4f} "
-              f"dense={dense} bm25={bm25}\n   {path}\n   {h.text[:200].replace(chr(10), ' ')}")
+        print(
+            f"{i}. {h.title}  [{h.category}/{h.product}]  fused={h.fused_score:.4f} "
+            f"dense={dense} bm25={bm25}\n   {path}\n   {h.text[:200].replace(chr(10), ' ')}"
+        )
     return 0
 
 
@@ -98,8 +108,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     for p in (args.corpus, args.queries):
         if not Path(p).is_file():
             raise DeskpilotError(f"File not found: {p}")
-    report = evaluate_retrieval(Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode,
-                                settings=settings)
+    report = evaluate_retrieval(
+        Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode, settings=settings
+    )
     keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries"]
     if args.json:
         _print_json({k: report[k] for k in keys})
@@ -115,16 +126,19 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     svc = _service(settings)
     session = args.session or f"cli-{args.customer}"
-    result = svc.pipeline.process_message(args.customer, session, args.message,
-                                          category=args.category)
+    result = svc.pipeline.process_message(
+        args.customer, session, args.message, category=args.category
+    )
     if args.json:
         _print_json(result.to_public_json())
         return 0
     data = result.to_public_json()
     print(result.message)
-    print(f"\n[{data['action']}] ticket={data['ticket_id']} confidence={data['confidence']:.2f} "
-          f"sentiment={data['sentiment']['level']} "
-          f"frustration={data['sentiment']['frustration_score']:.2f}")
+    print(
+        f"\n[{data['action']}] ticket={data['ticket_id']} confidence={data['confidence']:.2f} "
+        f"sentiment={data['sentiment']['level']} "
+        f"frustration={data['sentiment']['frustration_score']:.2f}"
+    )
     if result.action == "escalated":
         e = data["escalation"]
         print(f"escalated to {e['queue']} ({e['priority']}): {e['reason']}")
@@ -148,9 +162,11 @@ def _sentiment(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(result.model_dump(mode="json"))
     else:
-        print(f"{result.level.value} (confidence {result.confidence:.2f}, "
-              f"frustration {result.frustration_score:.2f}) signals: "
-              f"{', '.join(result.signals) or 'none'}")
+        print(
+            f"{result.level.value} (confidence {result.confidence:.2f}, "
+            f"frustration {result.frustration_score:.2f}) signals: "
+            f"{', '.join(result.signals) or 'none'}"
+        )
     return 0
 
 
@@ -160,8 +176,10 @@ def _handoffs(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.models import HandoffStatus, Queue
 
     desk = _service(settings).desk
-    items = desk.queue(queue=Queue(args.queue) if args.queue else None,
-                       status=HandoffStatus(args.status) if args.status else None)
+    items = desk.queue(
+        queue=Queue(args.queue) if args.queue else None,
+        status=HandoffStatus(args.status) if args.status else None,
+    )
     if args.json:
         _print_json([h.model_dump(mode="json") for h in items])
         return 0
@@ -169,8 +187,10 @@ def _handoffs(args: argparse.Namespace, settings: Settings) -> int:
         print("No handoffs waiting.")
     for h in items:
         who = f" claimed by {h.claimed_by}" if h.claimed_by else ""
-        print(f"{h.handoff_id}  {h.queue.value:7} {h.priority.value:8} {h.status.value}{who}  "
-              f"ticket={h.ticket_id} customer={h.customer_id}\n   {h.reason}")
+        print(
+            f"{h.handoff_id}  {h.queue.value:7} {h.priority.value:8} {h.status.value}{who}  "
+            f"ticket={h.ticket_id} customer={h.customer_id}\n   {h.reason}"
+        )
     return 0
 
 
@@ -255,10 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ask", help="send a customer message through the pipeline")
     s.add_argument("--customer", required=True), s.add_argument("--session")
-    s.add_argument("--category"), s.add_argument("message"), s.add_argument("--json", action="store_true")
+    (
+        s.add_argument("--category"),
+        s.add_argument("message"),
+        s.add_argument("--json", action="store_true"),
+    )
 
     s = sub.add_parser("sentiment", help="score text alone")
-    s.add_argument("text", nargs="?"), s.add_argument("--file", help="JSONL rows {\"text\": ...}")
+    s.add_argument("text", nargs="?"), s.add_argument("--file", help='JSONL rows {"text": ...}')
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("handoffs", help="list tickets waiting for a human")
@@ -273,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--note")
 
     s = sub.add_parser("reply", help="send an agent reply to the customer")
-    s.add_argument("handoff_id"), s.add_argument("--agent", required=True), s.add_argument("message")
+    (
+        s.add_argument("handoff_id"),
+        s.add_argument("--agent", required=True),
+        s.add_argument("message"),
+    )
 
     s = sub.add_parser("csat", help="record a 1-5 rating for a resolved ticket")
     s.add_argument("ticket_id"), s.add_argument("score", type=int), s.add_argument("--comment")

@@ -37,37 +37,94 @@ class Scene:
 
 
 SCENES: list[Scene] = [
-    Scene("demo-alice", "s1", 6.2, ["How do I rotate my API key without downtime?"],
-          confirm=True, rating=5, comment="Quick and clear."),
-    Scene("demo-bob", "s1", 5.5,
-          ["This is the third time I'm writing. You charged me twice for the Team plan this "
-           "month and nobody has fixed it!!! I want my money back now."],
-          agent_reply="I'm sorry about the double charge, Bob. I've refunded the duplicate "
-          "payment; it will reach your card in 5-10 business days.", rating=4),
+    Scene(
+        "demo-alice",
+        "s1",
+        6.2,
+        ["How do I rotate my API key without downtime?"],
+        confirm=True,
+        rating=5,
+        comment="Quick and clear.",
+    ),
+    Scene(
+        "demo-bob",
+        "s1",
+        5.5,
+        [
+            "This is the third time I'm writing. You charged me twice for the Team plan this "
+            "month and nobody has fixed it!!! I want my money back now."
+        ],
+        agent_reply="I'm sorry about the double charge, Bob. I've refunded the duplicate "
+        "payment; it will reach your card in 5-10 business days.",
+        rating=4,
+    ),
     Scene("demo-carol", "s1", 9.0, ["Our webhooks keep failing with WH-104. How do I fix it?"]),
-    Scene("demo-carol", "s2", 4.0, ["The webhook deliveries are still failing after I "
-                                    "followed the steps."]),
-    Scene("demo-carol", "s3", 1.1,
-          ["I understand you're busy, but this is my fourth contact about the failing "
-           "webhooks. They still don't arrive."],
-          agent_reply="Carol, I've looked at your endpoint logs: deliveries time out after 10 "
-          "seconds. Respond with 200 first and process the event in the background; I've "
-          "replayed the failed events for you.", rating=5),
-    Scene("demo-dana", "s1", 3.0,
-          ["I have been waiting two weeks for a refund that your agent promised me last month. "
-           "I am considering filing a complaint with the consumer protection bureau."],
-          agent_reply="Dana, I apologise for the delay. Your refund was issued today and you "
-          "will receive a confirmation email within the hour.", rating=3,
-          comment="Took far too long."),
-    Scene("demo-erin", "s1", 2.5, ["How can I invite teammates and set their roles?"],
-          confirm=True, rating=5),
-    Scene("demo-farid", "s1", 2.0, ["What happens when I downgrade from Business to Team?"],
-          confirm=True, rating=4),
-    Scene("demo-gwen", "s1", 1.5, ["I lost my phone with my 2FA app. How do I get back into "
-                                   "my account?"], confirm=True, rating=4),
+    Scene(
+        "demo-carol",
+        "s2",
+        4.0,
+        ["The webhook deliveries are still failing after I followed the steps."],
+    ),
+    Scene(
+        "demo-carol",
+        "s3",
+        1.1,
+        [
+            "I understand you're busy, but this is my fourth contact about the failing "
+            "webhooks. They still don't arrive."
+        ],
+        agent_reply="Carol, I've looked at your endpoint logs: deliveries time out after 10 "
+        "seconds. Respond with 200 first and process the event in the background; I've "
+        "replayed the failed events for you.",
+        rating=5,
+    ),
+    Scene(
+        "demo-dana",
+        "s1",
+        3.0,
+        [
+            "I have been waiting two weeks for a refund that your agent promised me last month. "
+            "I am considering filing a complaint with the consumer protection bureau."
+        ],
+        agent_reply="Dana, I apologise for the delay. Your refund was issued today and you "
+        "will receive a confirmation email within the hour.",
+        rating=3,
+        comment="Took far too long.",
+    ),
+    Scene(
+        "demo-erin",
+        "s1",
+        2.5,
+        ["How can I invite teammates and set their roles?"],
+        confirm=True,
+        rating=5,
+    ),
+    Scene(
+        "demo-farid",
+        "s1",
+        2.0,
+        ["What happens when I downgrade from Business to Team?"],
+        confirm=True,
+        rating=4,
+    ),
+    Scene(
+        "demo-gwen",
+        "s1",
+        1.5,
+        ["I lost my phone with my 2FA app. How do I get back into my account?"],
+        confirm=True,
+        rating=4,
+    ),
     Scene("demo-hugo", "s1", 0.8, ["Do you sell gift cards for the holiday season?"]),
-    Scene("demo-ivy", "s1", 0.3, ["THIS IS RIDICULOUS!!! The app has been down all morning "
-                                  "and my whole team is blocked. Fix it ASAP!"]),
+    Scene(
+        "demo-ivy",
+        "s1",
+        0.3,
+        [
+            "THIS IS RIDICULOUS!!! The app has been down all morning "
+            "and my whole team is blocked. Fix it ASAP!"
+        ],
+    ),
     Scene("demo-jon", "s1", 0.1, ["How do I set up SSO with SAML for my workspace?"]),
 ]
 

@@ -1,13 +1,13 @@
 """Deskpilot's errors. Each carries a message a person can act on.
 
-    DeskpilotError                 base; ``user_message`` is safe to show in the UI/CLI
-    ├── InputError                 the caller's input is wrong (empty, too long, not text)
-    ├── IngestError                one knowledge-base file could not be read or parsed
-    ├── BackendUnavailable         a service is down (Redis, Chroma server, LLM endpoint)
-    │   └── LLMError               the LLM failed, timed out or answered nonsense
-    ├── NotFound                   a ticket, handoff or article id does not exist
-    ├── InvalidTransition          the lifecycle refuses a status change
-    └── AlreadyClaimed             another agent claimed the handoff first
+DeskpilotError                 base; ``user_message`` is safe to show in the UI/CLI
+├── InputError                 the caller's input is wrong (empty, too long, not text)
+├── IngestError                one knowledge-base file could not be read or parsed
+├── BackendUnavailable         a service is down (Redis, Chroma server, LLM endpoint)
+│   └── LLMError               the LLM failed, timed out or answered nonsense
+├── NotFound                   a ticket, handoff or article id does not exist
+├── InvalidTransition          the lifecycle refuses a status change
+└── AlreadyClaimed             another agent claimed the handoff first
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ FAILURE_REPLY = (
     "Something went wrong on our side while I was looking into this. Your message is saved, "
     "and a support specialist will pick it up and reply here."
 )
-FOLLOW_UP_REPLY = "Thanks, I've added this to your conversation; the specialist handling it will see it."
+FOLLOW_UP_REPLY = (
+    "Thanks, I've added this to your conversation; the specialist handling it will see it."
+)
 
 
 class Searcher(Protocol):
@@ -68,20 +70,30 @@ class Searcher(Protocol):
 
 class Analyzer(Protocol):
     def analyze(
-        self, message: str, conversation: list[Message], summary: CustomerSummary | None = ...,
+        self,
+        message: str,
+        conversation: list[Message],
+        summary: CustomerSummary | None = ...,
         contact_count: int = ...,
     ) -> SentimentResult: ...
 
 
 class Responder(Protocol):
     def compose(
-        self, question: str, hits: list[SearchHit], *, sentiment: SentimentResult | None = ...,
-        summary: CustomerSummary | None = ..., contact_count: int = ...,
+        self,
+        question: str,
+        hits: list[SearchHit],
+        *,
+        sentiment: SentimentResult | None = ...,
+        summary: CustomerSummary | None = ...,
+        contact_count: int = ...,
     ) -> Draft: ...
 
 
 class Classifier(Protocol):
-    def classify(self, text: str, *, kb_hits: Any = ..., explicit_category: str | None = ...) -> Any: ...
+    def classify(
+        self, text: str, *, kb_hits: Any = ..., explicit_category: str | None = ...
+    ) -> Any: ...
 
 
 class OutcomeRecorder(Protocol):
@@ -108,15 +120,22 @@ class SupportPipeline:
 
     # ------------------------------------------------------------------ entry point
     def process_message(
-        self, customer_id: str, session_id: str, text: object, *, category: str | None = None,
+        self,
+        customer_id: str,
+        session_id: str,
+        text: object,
+        *,
+        category: str | None = None,
         is_demo: bool = False,
     ) -> PipelineResult:
         customer_id = clean_id(customer_id, "customer id")
         session_id = clean_id(session_id, "session id")
         message = clean_message(text, self.settings.max_message_chars)
         ticket = self._open_ticket(customer_id, session_id, message, is_demo)
-        with stage_span("pipeline.process_message", **{"ticket.id": ticket.ticket_id,
-                        "customer.id": customer_id, "session.id": session_id}) as root:
+        with stage_span(
+            "pipeline.process_message",
+            **{"ticket.id": ticket.ticket_id, "customer.id": customer_id, "session.id": session_id},
+        ) as root:
             trace_id = root.get_span_context().trace_id
             result = self._run(ticket, message, category)
             root.set_attribute("outcome", result.action)
@@ -132,15 +151,21 @@ class SupportPipeline:
         if ticket is not None and ticket.status == TicketStatus.RESOLVED:
             resolved_at = lifecycle.last_resolved_at(ticket)
             if lifecycle.should_reopen(resolved_at, now, self.settings.reopen_window_hours):
-                ticket = lifecycle.transition(ticket, TicketStatus.REOPENED, "customer",
-                                              "Customer wrote again within the reopen window")
+                ticket = lifecycle.transition(
+                    ticket,
+                    TicketStatus.REOPENED,
+                    "customer",
+                    "Customer wrote again within the reopen window",
+                )
             else:
                 ticket = None
         if ticket is None:
-            ticket = Ticket(customer_id=customer_id, session_id=session_id, subject=text[:120],
-                            is_demo=is_demo)
-        ticket.messages.append(Message(role=Role.CUSTOMER, content=text,
-                                       metadata={"ticket_id": ticket.ticket_id}))
+            ticket = Ticket(
+                customer_id=customer_id, session_id=session_id, subject=text[:120], is_demo=is_demo
+            )
+        ticket.messages.append(
+            Message(role=Role.CUSTOMER, content=text, metadata={"ticket_id": ticket.ticket_id})
+        )
         ticket.updated_at = now
         self.s.store.save_ticket(ticket)  # the message is durable from here on
         return ticket
@@ -150,8 +175,9 @@ class SupportPipeline:
         if self._human_is_handling(ticket):
             return self._forward_to_human(ticket, text)
         if ticket.status != TicketStatus.PROCESSING:  # PROCESSING: a crashed earlier run
-            ticket = lifecycle.transition(ticket, TicketStatus.PROCESSING, "pipeline",
-                                          "Message received")
+            ticket = lifecycle.transition(
+                ticket, TicketStatus.PROCESSING, "pipeline", "Message received"
+            )
         history, session, summary = self._load_memory(ticket)
         hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), [])
         ticket.retrieved = hits
@@ -175,10 +201,12 @@ class SupportPipeline:
 
     def _load_memory(self, ticket: Ticket) -> tuple[list[Message], list[Message], CustomerSummary]:
         """The customer's history and summary, and this session so far (before this message)."""
+
         def load() -> tuple[list[Message], list[Message], CustomerSummary]:
             with stage_span("memory.load", **{"customer.id": ticket.customer_id}) as span:
-                history = self.s.memory.get_history(ticket.customer_id,
-                                                    limit=self.settings.history_max_messages)
+                history = self.s.memory.get_history(
+                    ticket.customer_id, limit=self.settings.history_max_messages
+                )
                 summary = self.s.memory.get_summary(ticket.customer_id)
                 session = self.s.memory.get_session(ticket.customer_id, ticket.session_id)
                 span.set_attribute("memory.session_messages", len(session))
@@ -186,20 +214,33 @@ class SupportPipeline:
             return history, session, summary
 
         earlier = [m for m in ticket.messages[:-1]]
-        return self._stage(ticket, "memory.load", load,
-                           ([], earlier, CustomerSummary(customer_id=ticket.customer_id)))
+        return self._stage(
+            ticket,
+            "memory.load",
+            load,
+            ([], earlier, CustomerSummary(customer_id=ticket.customer_id)),
+        )
 
     def _remember(self, ticket: Ticket, text: str, hits: list[SearchHit]) -> Message:
         """Store the customer's message in memory, tagged with what it was about, so later
         contacts can tell whether they are about the same issue."""
-        msg = Message(role=Role.CUSTOMER, content=text, metadata={
-            "ticket_id": ticket.ticket_id, "session_id": ticket.session_id,
-            "category": ticket.intake.category if ticket.intake else None,
-            "topic_articles": _topic_articles(hits)})
+        msg = Message(
+            role=Role.CUSTOMER,
+            content=text,
+            metadata={
+                "ticket_id": ticket.ticket_id,
+                "session_id": ticket.session_id,
+                "category": ticket.intake.category if ticket.intake else None,
+                "topic_articles": _topic_articles(hits),
+            },
+        )
         ticket.messages[-1] = msg
-        self._stage(ticket, "memory.save_message",
-                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
-                    None)
+        self._stage(
+            ticket,
+            "memory.save_message",
+            lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
+            None,
+        )
         return msg
 
     def _search(self, text: str, category: str | None) -> list[SearchHit]:
@@ -209,7 +250,9 @@ class SupportPipeline:
             span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
         return hits
 
-    def _classify(self, ticket: Ticket, text: str, hits: list[SearchHit], category: str | None) -> None:
+    def _classify(
+        self, ticket: Ticket, text: str, hits: list[SearchHit], category: str | None
+    ) -> None:
         def run() -> Any:
             with stage_span("intake.classify") as span:
                 result = self.s.intake().classify(text, kb_hits=hits, explicit_category=category)
@@ -225,14 +268,19 @@ class SupportPipeline:
         """1 + earlier sessions in which the customer wrote about the same issue: a message
         that retrieved one of the same top articles, or (with no articles) the same category."""
         current = ticket.messages[-1].metadata
-        earlier = {m.metadata.get("session_id") for m in history
-                   if m.role == Role.CUSTOMER and m.metadata.get("session_id") != ticket.session_id
-                   and _same_issue(m.metadata, current)}
+        earlier = {
+            m.metadata.get("session_id")
+            for m in history
+            if m.role == Role.CUSTOMER
+            and m.metadata.get("session_id") != ticket.session_id
+            and _same_issue(m.metadata, current)
+        }
         earlier.discard(None)
         return 1 + len(earlier)
 
-    def _analyze(self, ticket: Ticket, text: str, session: list[Message],
-                 summary: CustomerSummary) -> None:
+    def _analyze(
+        self, ticket: Ticket, text: str, session: list[Message], summary: CustomerSummary
+    ) -> None:
         def run() -> SentimentResult:
             with stage_span("sentiment.analyze") as span:
                 result = self.s.sentiment.analyze(text, session, summary, ticket.contact_count)
@@ -241,17 +289,27 @@ class SupportPipeline:
                 span.set_attribute("sentiment.signals", ",".join(result.signals))
             return result
 
-        neutral = SentimentResult(level=SentimentLevel.NEUTRAL, confidence=0.0,
-                                  frustration_score=0.0, reasons=["sentiment stage failed"])
+        neutral = SentimentResult(
+            level=SentimentLevel.NEUTRAL,
+            confidence=0.0,
+            frustration_score=0.0,
+            reasons=["sentiment stage failed"],
+        )
         ticket.sentiment = self._stage(ticket, "sentiment.analyze", run, neutral)
         ticket.sentiment_trail.append(ticket.sentiment)
 
-    def _respond(self, ticket: Ticket, text: str, hits: list[SearchHit],
-                 summary: CustomerSummary) -> None:
+    def _respond(
+        self, ticket: Ticket, text: str, hits: list[SearchHit], summary: CustomerSummary
+    ) -> None:
         def run() -> Draft:
             with stage_span("response.generate") as span:
-                draft = self.s.responder.compose(text, hits, sentiment=ticket.sentiment,
-                                                 summary=summary, contact_count=ticket.contact_count)
+                draft = self.s.responder.compose(
+                    text,
+                    hits,
+                    sentiment=ticket.sentiment,
+                    summary=summary,
+                    contact_count=ticket.contact_count,
+                )
                 span.set_attribute("response.confidence", draft.confidence)
                 span.set_attribute("response.answered", draft.answered)
                 span.set_attribute("response.tokens", draft.tokens_used)
@@ -260,8 +318,9 @@ class SupportPipeline:
 
         ticket.draft = self._stage(ticket, "response.generate", run, None)
         if ticket.draft is not None and ticket.draft.fallback_reason:
-            ticket.stage_errors.append(StageError(stage="response.llm",
-                                                  error=ticket.draft.fallback_reason))
+            ticket.stage_errors.append(
+                StageError(stage="response.llm", error=ticket.draft.fallback_reason)
+            )
 
     def _route(self, ticket: Ticket, text: str) -> None:
         draft, sentiment = ticket.draft, ticket.sentiment
@@ -270,10 +329,14 @@ class SupportPipeline:
         failures = [e for e in ticket.stage_errors if e.stage != "response.llm"]
         with stage_span("router.evaluate") as span:
             decision = route(
-                sentiment, draft.confidence if draft else 0.0,
-                contact_count=ticket.contact_count, answered=bool(draft and draft.answered),
-                intake_priority=ticket.priority, stage_errors=failures,
-                wants_human=asks_for_human(text), thresholds=self.thresholds,
+                sentiment,
+                draft.confidence if draft else 0.0,
+                contact_count=ticket.contact_count,
+                answered=bool(draft and draft.answered),
+                intake_priority=ticket.priority,
+                stage_errors=failures,
+                wants_human=asks_for_human(text),
+                thresholds=self.thresholds,
             )
             span.set_attribute("escalation.result", decision.should_escalate)
             span.set_attribute("escalation.reason", decision.reason)
@@ -283,47 +346,69 @@ class SupportPipeline:
             ticket.priority = decision.priority
 
     # ------------------------------------------------------------------ delivery
-    def _deliver(self, ticket: Ticket, summary: CustomerSummary,
-                 session: list[Message]) -> PipelineResult:
+    def _deliver(
+        self, ticket: Ticket, summary: CustomerSummary, session: list[Message]
+    ) -> PipelineResult:
         decision = ticket.escalation
         assert decision is not None
         if decision.should_escalate:
             return self._escalate(ticket, summary, session)
         assert ticket.draft is not None
-        reply = Message(role=Role.ASSISTANT, content=ticket.draft.text, metadata={
-            "ticket_id": ticket.ticket_id, "confidence": ticket.draft.confidence,
-            "sources": [s.model_dump() for s in ticket.draft.sources]})
-        ticket = lifecycle.transition(ticket, TicketStatus.AWAITING_CUSTOMER, "pipeline",
-                                      "Auto-reply sent")
+        reply = Message(
+            role=Role.ASSISTANT,
+            content=ticket.draft.text,
+            metadata={
+                "ticket_id": ticket.ticket_id,
+                "confidence": ticket.draft.confidence,
+                "sources": [s.model_dump() for s in ticket.draft.sources],
+            },
+        )
+        ticket = lifecycle.transition(
+            ticket, TicketStatus.AWAITING_CUSTOMER, "pipeline", "Auto-reply sent"
+        )
         self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="auto_reply", message=reply.content)
 
-    def _escalate(self, ticket: Ticket, summary: CustomerSummary,
-                  session: list[Message]) -> PipelineResult:
+    def _escalate(
+        self, ticket: Ticket, summary: CustomerSummary, session: list[Message]
+    ) -> PipelineResult:
         decision = ticket.escalation
         assert decision is not None
         failed = any(e.stage != "response.llm" for e in ticket.stage_errors)
         text = FAILURE_REPLY if failed else HOLDING_REPLY
-        reply = Message(role=Role.ASSISTANT, content=text,
-                        metadata={"ticket_id": ticket.ticket_id, "holding": True})
+        reply = Message(
+            role=Role.ASSISTANT,
+            content=text,
+            metadata={"ticket_id": ticket.ticket_id, "holding": True},
+        )
         ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "router", decision.reason)
-        with stage_span("handoff.enqueue", **{"handoff.queue": decision.queue.value,
-                                             "handoff.priority": decision.priority.value}):
+        with stage_span(
+            "handoff.enqueue",
+            **{"handoff.queue": decision.queue.value, "handoff.priority": decision.priority.value},
+        ):
             conversation = [*session] if session else list(ticket.messages)
             package = build_handoff_package(ticket, summary, conversation)
             self.s.store.enqueue_handoff(package)
-        self._stage(ticket, "memory.record_escalation",
-                    lambda: self.s.memory.record_escalation(ticket.customer_id, ticket.ticket_id), None)
+        self._stage(
+            ticket,
+            "memory.record_escalation",
+            lambda: self.s.memory.record_escalation(ticket.customer_id, ticket.ticket_id),
+            None,
+        )
         self._finish(ticket, reply)
-        return PipelineResult(ticket=ticket, action="escalated", message=text,
-                              handoff_id=package.handoff_id)
+        return PipelineResult(
+            ticket=ticket, action="escalated", message=text, handoff_id=package.handoff_id
+        )
 
     def _finish(self, ticket: Ticket, reply: Message) -> None:
         ticket.messages.append(reply)
         ticket.updated_at = utcnow()
-        self._stage(ticket, "memory.save_reply",
-                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, reply),
-                    None)
+        self._stage(
+            ticket,
+            "memory.save_reply",
+            lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, reply),
+            None,
+        )
         self.s.store.save_ticket(ticket)
         self.s.outcomes.record_ticket(ticket)
 
@@ -338,15 +423,25 @@ class SupportPipeline:
         """A follow-up on a ticket a human owns goes to that human, not through the AI again."""
         msg = ticket.messages[-1]
         msg.metadata.update({"session_id": ticket.session_id})
-        self._stage(ticket, "memory.save_message",
-                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
-                    None)
+        self._stage(
+            ticket,
+            "memory.save_message",
+            lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
+            None,
+        )
         if ticket.status in (TicketStatus.AWAITING_CUSTOMER, TicketStatus.REOPENED):
-            ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "customer",
-                                          "Follow-up on a ticket a specialist is handling")
+            ticket = lifecycle.transition(
+                ticket,
+                TicketStatus.ESCALATED,
+                "customer",
+                "Follow-up on a ticket a specialist is handling",
+            )
         self.s.store.append_handoff_message(ticket.ticket_id, msg)
-        reply = Message(role=Role.ASSISTANT, content=FOLLOW_UP_REPLY,
-                        metadata={"ticket_id": ticket.ticket_id, "holding": True})
+        reply = Message(
+            role=Role.ASSISTANT,
+            content=FOLLOW_UP_REPLY,
+            metadata={"ticket_id": ticket.ticket_id, "holding": True},
+        )
         self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY)
 

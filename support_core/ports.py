@@ -34,7 +34,9 @@ class VectorStore(Protocol):
         metadatas: Sequence[Mapping[str, Any]],
     ) -> None: ...
 
-    def delete(self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None: ...
+    def delete(
+        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None
+    ) -> None: ...
 
     def query(
         self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None = None

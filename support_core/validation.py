@@ -30,9 +30,7 @@ def clean_message(text: object, max_chars: int) -> str:
 def clean_id(value: object, what: str) -> str:
     """Customer and session ids: short, printable, no spaces."""
     if not isinstance(value, str) or not _ID.match(value.strip()):
-        raise InputError(
-            f"The {what} must be 1-128 letters, digits or . _ @ + - (got {value!r})."
-        )
+        raise InputError(f"The {what} must be 1-128 letters, digits or . _ @ + - (got {value!r}).")
     return value.strip()
 
 

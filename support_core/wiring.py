@@ -26,13 +26,21 @@ def build_memory(settings: Settings) -> MemoryStore:
     if settings.redis_url:
         from support_core.adapters.memory_redis import RedisMemory
 
-        return RedisMemory(settings.redis_url, settings.session_ttl_seconds,
-                           settings.history_ttl_days, settings.history_max_messages)
+        return RedisMemory(
+            settings.redis_url,
+            settings.session_ttl_seconds,
+            settings.history_ttl_days,
+            settings.history_max_messages,
+        )
     from support_core.adapters.memory_sqlite import SQLiteMemory
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SQLiteMemory(settings.memory_sqlite_path, settings.session_ttl_seconds,
-                        settings.history_ttl_days, settings.history_max_messages)
+    return SQLiteMemory(
+        settings.memory_sqlite_path,
+        settings.session_ttl_seconds,
+        settings.history_ttl_days,
+        settings.history_max_messages,
+    )
 
 
 def build_llm(settings: Settings) -> LLMClient | None:
@@ -41,9 +49,13 @@ def build_llm(settings: Settings) -> LLMClient | None:
     from support_core.adapters.openai_llm import OpenAIChat
 
     assert settings.llm_model is not None
-    return OpenAIChat(settings.llm_model, base_url=settings.llm_base_url,
-                      api_key=settings.llm_api_key, timeout=settings.llm_timeout_seconds,
-                      max_retries=settings.llm_max_retries)
+    return OpenAIChat(
+        settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
 
 
 def build_sentiment(settings: Settings) -> RuleSentimentAnalyzer | LLMSentimentAnalyzer:
@@ -90,8 +102,13 @@ class Service:
         composer = GroundedComposer()
         responder = LLMResponder(llm, composer) if llm is not None else composer
         stages = Stages(
-            kb=self.kb, memory=self.memory, intake=self._intake, sentiment=build_sentiment(settings),
-            responder=responder, store=self.store, outcomes=self.outcomes,
+            kb=self.kb,
+            memory=self.memory,
+            intake=self._intake,
+            sentiment=build_sentiment(settings),
+            responder=responder,
+            store=self.store,
+            outcomes=self.outcomes,
             spans=span_collector(),
         )
         return SupportPipeline(settings, stages)

@@ -16,9 +16,13 @@ from tests.conftest import ROOT, SAMPLE_KB
 
 pytestmark = pytest.mark.slow
 
-ARTICLES = ["api-authentication-api-keys.md", "billing-request-refund.md",
-            "billing-refund-policy.md", "integrations-google-drive.html",
-            "account-change-email.txt"]
+ARTICLES = [
+    "api-authentication-api-keys.md",
+    "billing-request-refund.md",
+    "billing-refund-policy.md",
+    "integrations-google-drive.html",
+    "account-change-email.txt",
+]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -52,27 +56,47 @@ def test_ingest_reports_each_file_and_never_stops_on_a_bad_one(tmp_path, kb_dir,
 def test_search_filters_and_json(tmp_path, kb_dir, capsys) -> None:
     data = str(tmp_path / "data")
     run(capsys, "--data-dir", data, "ingest", str(kb_dir))
-    code, out, _ = run(capsys, "--data-dir", data, "search", "how long does a refund take",
-                       "--json", "-k", "3")
+    code, out, _ = run(
+        capsys, "--data-dir", data, "search", "how long does a refund take", "--json", "-k", "3"
+    )
     hits = json.loads(out)
     assert code == 0 and hits and hits[0]["category"] == "billing"
     assert {"dense_score", "bm25_score", "fused_score", "heading_path"} <= set(hits[0])
-    code, out, _ = run(capsys, "--data-dir", data, "search", "refund", "--category", "api", "--json")
+    code, out, _ = run(
+        capsys, "--data-dir", data, "search", "refund", "--category", "api", "--json"
+    )
     assert all(h["category"] == "api" for h in json.loads(out))
 
 
 def test_eval_retrieval_prints_the_metrics(tmp_path, capsys) -> None:
     corpus, queries = tmp_path / "c.jsonl", tmp_path / "q.jsonl"
-    docs = [("a", "Reset your password", "Use the forgot password link on the sign-in page."),
-            ("b", "Refunds", "Annual plans are refundable within 14 days of the charge."),
-            ("c", "Rate limits", "The API allows 300 requests per minute on the Team plan.")]
+    docs = [
+        ("a", "Reset your password", "Use the forgot password link on the sign-in page."),
+        ("b", "Refunds", "Annual plans are refundable within 14 days of the charge."),
+        ("c", "Rate limits", "The API allows 300 requests per minute on the Team plan."),
+    ]
     corpus.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x}) for i, t, x in docs))
-    queries.write_text("\n".join(json.dumps(q) for q in [
-        {"id": "q1", "query": "I forgot my password", "gold_ids": ["a"]},
-        {"id": "q2", "query": "how many API requests per minute", "gold_ids": ["c"]}]))
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": "q1", "query": "I forgot my password", "gold_ids": ["a"]},
+                {"id": "q2", "query": "how many API requests per minute", "gold_ids": ["c"]},
+            ]
+        )
+    )
     data = tmp_path / "app-data"
-    code, out, _ = run(capsys, "--data-dir", str(data), "eval-retrieval", "--corpus", str(corpus),
-                       "--queries", str(queries), "--json")
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        str(data),
+        "eval-retrieval",
+        "--corpus",
+        str(corpus),
+        "--queries",
+        str(queries),
+        "--json",
+    )
     report = json.loads(out)
     assert code == 0
     assert set(report) == {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries"}
@@ -83,12 +107,27 @@ def test_eval_retrieval_prints_the_metrics(tmp_path, capsys) -> None:
 def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
     data = str(tmp_path / "data")
     run(capsys, "--data-dir", data, "ingest", str(kb_dir))
-    code, out, _ = run(capsys, "--data-dir", data, "ask", "--customer", "c1", "--json",
-                       "I want a refund NOW!!! You charged me twice, I'm calling my lawyer.")
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        data,
+        "ask",
+        "--customer",
+        "c1",
+        "--json",
+        "I want a refund NOW!!! You charged me twice, I'm calling my lawyer.",
+    )
     res = json.loads(out)
     assert code == 0
-    assert set(res) == {"ticket_id", "action", "message", "confidence", "sources", "sentiment",
-                        "escalation"}
+    assert set(res) == {
+        "ticket_id",
+        "action",
+        "message",
+        "confidence",
+        "sources",
+        "sentiment",
+        "escalation",
+    }
     assert res["action"] == "escalated" and res["escalation"]["queue"] == "manager"
     assert set(res["sentiment"]) == {"level", "frustration_score", "signals"}
 
@@ -97,8 +136,10 @@ def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
     assert run(capsys, "--data-dir", data, "claim", handoff_id, "--agent", "ana")[0] == 0
     code, _, err = run(capsys, "--data-dir", data, "claim", handoff_id, "--agent", "bo")
     assert code == 2 and "ana" in err
-    assert run(capsys, "--data-dir", data, "reply", handoff_id, "--agent", "ana",
-               "Refund issued.")[0] == 0
+    assert (
+        run(capsys, "--data-dir", data, "reply", handoff_id, "--agent", "ana", "Refund issued.")[0]
+        == 0
+    )
     assert run(capsys, "--data-dir", data, "resolve", handoff_id, "--agent", "ana")[0] == 0
     assert run(capsys, "--data-dir", data, "csat", res["ticket_id"], "5")[0] == 0
     code, out, _ = run(capsys, "--data-dir", data, "metrics", "--days", "7", "--json")
@@ -117,12 +158,15 @@ def test_sentiment_text_and_file(tmp_path, capsys) -> None:
     assert results[1]["level"] in ("angry", "frustrated")
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["ask", "--customer", "c1", ""], "empty"),
-    (["ask", "--customer", "bad id with spaces", "hi"], "customer id"),
-    (["csat", "tkt_missing", "5"], "tkt_missing"),
-    (["eval-retrieval", "--corpus", "/nope.jsonl", "--queries", "/nope.jsonl"], "not found"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["ask", "--customer", "c1", ""], "empty"),
+        (["ask", "--customer", "bad id with spaces", "hi"], "customer id"),
+        (["csat", "tkt_missing", "5"], "tkt_missing"),
+        (["eval-retrieval", "--corpus", "/nope.jsonl", "--queries", "/nope.jsonl"], "not found"),
+    ],
+)
 def test_errors_are_one_clear_line_and_exit_2(tmp_path, capsys, argv, needle) -> None:
     code, _, err = run(capsys, "--data-dir", str(tmp_path), *argv)
     assert code == 2
@@ -130,8 +174,13 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path, capsys, argv, needle) ->
 
 
 def test_module_entry_point_runs_as_a_subprocess() -> None:
-    proc = subprocess.run([sys.executable, "-m", "support_core", "--help"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "support_core", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0
     for name in COMMANDS:
         assert name in proc.stdout

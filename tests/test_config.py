@@ -13,8 +13,11 @@ from tests.conftest import ROOT
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [f"SUPPORT_{n.upper()}" for n in Settings.model_fields
-               if f"`SUPPORT_{n.upper()}`" not in readme]
+    missing = [
+        f"SUPPORT_{n.upper()}"
+        for n in Settings.model_fields
+        if f"`SUPPORT_{n.upper()}`" not in readme
+    ]
     assert not missing
 
 
@@ -33,8 +36,9 @@ def test_defaults_need_no_key_and_no_server() -> None:
     assert s.embedding_backend == "local"
 
 
-@pytest.mark.parametrize("field, value", [("confidence_floor", 1.5), ("chunk_size", 10),
-                                          ("repeat_contact_threshold", 1)])
+@pytest.mark.parametrize(
+    "field, value", [("confidence_floor", 1.5), ("chunk_size", 10), ("repeat_contact_threshold", 1)]
+)
 def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, **{field: value})  # type: ignore[arg-type]

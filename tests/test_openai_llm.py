@@ -16,8 +16,13 @@ class Verdict(BaseModel):
 
 
 def _client(server: FakeOpenAIServer, **kw: float) -> OpenAIChat:
-    return OpenAIChat("fake-model", base_url=server.base_url, api_key="k",
-                      timeout=kw.get("timeout", 5.0), max_retries=int(kw.get("retries", 0)))
+    return OpenAIChat(
+        "fake-model",
+        base_url=server.base_url,
+        api_key="k",
+        timeout=kw.get("timeout", 5.0),
+        max_retries=int(kw.get("retries", 0)),
+    )
 
 
 def test_plain_reply_and_tokens_are_returned() -> None:

@@ -36,7 +36,9 @@ def test_simple_question_is_answered_with_sources(service) -> None:
     assert t.draft.confidence >= service.settings.confidence_floor
     assert t.status == TicketStatus.AWAITING_CUSTOMER
     assert [m.role for m in service.memory.get_session("cust-1", "s1")] == [
-        Role.CUSTOMER, Role.ASSISTANT]
+        Role.CUSTOMER,
+        Role.ASSISTANT,
+    ]
     public = result.to_public_json()
     assert public["action"] == "auto_reply" and public["escalation"]["should_escalate"] is False
 
@@ -49,8 +51,11 @@ def test_frustrated_customer_is_escalated_with_a_complete_package(service) -> No
     assert pkg.queue in (Queue.TIER1, Queue.TIER2, Queue.MANAGER)
     assert pkg.reason and pkg.suggested_action and pkg.rule
     assert pkg.conversation[0].content == FRUSTRATED
-    assert pkg.sentiment_trail and pkg.sentiment_trail[-1].level.value in ("angry", "frustrated",
-                                                                            "urgent")
+    assert pkg.sentiment_trail and pkg.sentiment_trail[-1].level.value in (
+        "angry",
+        "frustrated",
+        "urgent",
+    )
     assert "billing_dispute" in pkg.sentiment_trail[-1].signals
     assert pkg.draft is not None and pkg.retrieved
     assert all(h.fused_score > 0 for h in pkg.retrieved)
@@ -101,7 +106,9 @@ def test_agent_claims_replies_resolves_and_customer_rates(service) -> None:
 
 def test_follow_up_on_a_human_ticket_goes_to_the_human(service) -> None:
     first = service.pipeline.process_message("cust-6", "s1", FRUSTRATED)
-    follow = service.pipeline.process_message("cust-6", "s1", "Also, my invoice number is INV-2026-0042")
+    follow = service.pipeline.process_message(
+        "cust-6", "s1", "Also, my invoice number is INV-2026-0042"
+    )
     assert follow.action == "escalated"
     assert follow.ticket.ticket_id == first.ticket.ticket_id
     assert len(service.store.list_handoffs()) == 1
@@ -112,7 +119,9 @@ def test_follow_up_on_a_human_ticket_goes_to_the_human(service) -> None:
 def test_customer_returning_within_window_reopens_the_ticket(service) -> None:
     first = service.pipeline.process_message("cust-7", "s1", SIMPLE)
     service.desk.customer_confirms(first.ticket.ticket_id)
-    again = service.pipeline.process_message("cust-7", "s1", "One more thing: where do I see the key?")
+    again = service.pipeline.process_message(
+        "cust-7", "s1", "One more thing: where do I see the key?"
+    )
     assert again.ticket.ticket_id == first.ticket.ticket_id
     statuses = [t.to_status for t in again.ticket.transitions]
     assert TicketStatus.REOPENED in statuses
@@ -159,15 +168,25 @@ def test_kb_failure_escalates_with_the_reason(service) -> None:
     service.pipeline.s.kb = BrokenKB()
     result = service.pipeline.process_message("cust-11", "s1", SIMPLE)
     assert result.action == "escalated"
-    assert "kb.search" in result.ticket.escalation.reason or result.ticket.escalation.rule == "stage_failure"
+    assert (
+        "kb.search" in result.ticket.escalation.reason
+        or result.ticket.escalation.rule == "stage_failure"
+    )
     assert service.store.get_handoff(result.handoff_id).stage_errors
 
 
 def test_every_stage_leaves_a_span(service) -> None:
     result = service.pipeline.process_message("cust-12", "s1", SIMPLE)
     names = {s["name"] for s in service.store.spans(result.ticket.ticket_id)}
-    assert {"pipeline.process_message", "memory.load", "kb.search", "intake.classify",
-            "sentiment.analyze", "response.generate", "router.evaluate"} <= names
+    assert {
+        "pipeline.process_message",
+        "memory.load",
+        "kb.search",
+        "intake.classify",
+        "sentiment.analyze",
+        "response.generate",
+        "router.evaluate",
+    } <= names
 
 
 def test_concurrent_customers_do_not_corrupt_each_other(service) -> None:

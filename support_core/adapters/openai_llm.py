@@ -35,7 +35,9 @@ class OpenAIChat:
         self.model = model
         # Local servers (Ollama, vLLM) accept any key; the client insists on one.
         self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout,
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout,
             max_retries=max_retries,
         )
 
@@ -55,8 +57,11 @@ class OpenAIChat:
             }
         try:
             resp = self._client.chat.completions.create(
-                model=self.model, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
-                temperature=temperature, **kwargs,
+                model=self.model,
+                messages=list(messages),
+                max_tokens=max_tokens,  # type: ignore[arg-type]
+                temperature=temperature,
+                **kwargs,
             )
         except openai.OpenAIError as exc:
             raise LLMError(f"The language model at {self._client.base_url} failed: {exc}") from exc
@@ -65,7 +70,9 @@ class OpenAIChat:
         text = resp.choices[0].message.content.strip()
         tokens = resp.usage.total_tokens if resp.usage else 0
         parsed = _parse(text, schema) if schema is not None else None
-        return LLMReply(text=text, parsed=parsed, tokens_used=tokens, model=resp.model or self.model)
+        return LLMReply(
+            text=text, parsed=parsed, tokens_used=tokens, model=resp.model or self.model
+        )
 
 
 def _parse(text: str, schema: type[BaseModel]) -> BaseModel:
@@ -73,4 +80,6 @@ def _parse(text: str, schema: type[BaseModel]) -> BaseModel:
     try:
         return schema.model_validate(json.loads(_FENCE.sub("", text)))
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise LLMError(f"The language model's reply did not match {schema.__name__}: {exc}") from exc
+        raise LLMError(
+            f"The language model's reply did not match {schema.__name__}: {exc}"
+        ) from exc

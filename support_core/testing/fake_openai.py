@@ -114,19 +114,33 @@ class FakeOpenAIServer:
             {"object": "embedding", "index": i, "embedding": _hash_vector(t, self.embedding_dim)}
             for i, t in enumerate(inputs)
         ]
-        return {"object": "list", "data": data, "model": body.get("model", "fake"),
-                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+        }
 
 
 def _completion(model: str, content: str) -> dict[str, Any]:
     prompt_tokens, completion_tokens = 100, max(1, len(content.split()))
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
