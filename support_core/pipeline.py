@@ -36,6 +36,7 @@ from support_core.models import (
     utcnow,
 )
 from support_core.ports import MemoryStore
+from support_core.responder import Responder
 from support_core.router import RouterThresholds, asks_for_human, route
 from support_core.store import TicketStore
 from support_core.telemetry import SpanCollector, stage_span
@@ -76,18 +77,6 @@ class Analyzer(Protocol):
         summary: CustomerSummary | None = ...,
         contact_count: int = ...,
     ) -> SentimentResult: ...
-
-
-class Responder(Protocol):
-    def compose(
-        self,
-        question: str,
-        hits: list[SearchHit],
-        *,
-        sentiment: SentimentResult | None = ...,
-        summary: CustomerSummary | None = ...,
-        contact_count: int = ...,
-    ) -> Draft: ...
 
 
 class Classifier(Protocol):
@@ -185,7 +174,7 @@ class SupportPipeline:
         session = [*session, self._remember(ticket, text, hits)]
         ticket.contact_count = self._contact_count(history, ticket)
         self._analyze(ticket, text, session, summary)
-        self._respond(ticket, text, hits, summary)
+        self._respond(ticket, text, hits, summary, session)
         self._route(ticket, text)
         return self._deliver(ticket, summary, session)
 
@@ -299,7 +288,12 @@ class SupportPipeline:
         ticket.sentiment_trail.append(ticket.sentiment)
 
     def _respond(
-        self, ticket: Ticket, text: str, hits: list[SearchHit], summary: CustomerSummary
+        self,
+        ticket: Ticket,
+        text: str,
+        hits: list[SearchHit],
+        summary: CustomerSummary,
+        session: list[Message],
     ) -> None:
         def run() -> Draft:
             with stage_span("response.generate") as span:
@@ -309,6 +303,7 @@ class SupportPipeline:
                     sentiment=ticket.sentiment,
                     summary=summary,
                     contact_count=ticket.contact_count,
+                    conversation=session[:-1],
                 )
                 span.set_attribute("response.confidence", draft.confidence)
                 span.set_attribute("response.answered", draft.answered)

@@ -1,0 +1,142 @@
+"""Hand a ticket to a human with everything they need, so the customer never repeats themselves.
+
+The package copies what every stage produced: the conversation, the sentiment
+trail, the AI draft with its evidence, the retrieved passages with their scores,
+any stage failures, and the router's reason. ``suggest_action`` adds a short,
+specific first move for the agent; it is a nudge, not a directive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from support_core.errors import InputError
+from support_core.models import (
+    CustomerSummary,
+    Draft,
+    EscalationDecision,
+    HandoffPackage,
+    Message,
+    Role,
+    SentimentLevel,
+    SentimentResult,
+    StageError,
+    Ticket,
+)
+
+HIGH_FRUSTRATION = 0.7  # the default Settings.frustration_threshold
+MAX_HINTS = 2  # more than two suggestions stop being a starting point
+LLM_STAGE = "response.llm"  # the pipeline's stage name for "LLM failed, composer answered"
+_QUOTE_CHARS = 140
+
+LEGAL = "Loop in legal before replying; do not admit liability."
+EMPATHY = "Lead with empathy and give a concrete timeline for the fix{detail}."
+BILLING = "Check the invoice and charge history for duplicate or unexpected charges first."
+KB_GAP = 'Write a custom answer and flag a knowledge-base gap: "{question}".'
+STAGE_FAILED = "{stages} failed ({error}); check that part by hand before replying."
+LLM_FALLBACK = (
+    "The language model failed, so the draft was quoted from the knowledge base; "
+    "check that it reads well."
+)
+REVIEW_DRAFT = "Review the AI draft (confidence {confidence:.2f}, from {titles}); send or edit it."
+NO_DRAFT = "No AI draft was produced; read the conversation and reply directly."
+
+
+def suggest_action(
+    decision: EscalationDecision,
+    sentiment: SentimentResult | None,
+    draft: Draft | None,
+    *,
+    stage_errors: Sequence[StageError] = (),
+    question: str = "",
+    frustration_threshold: float = HIGH_FRUSTRATION,
+) -> str:
+    """The agent's first move, most important first, at most ``MAX_HINTS`` sentences."""
+    signals = set(sentiment.signals) if sentiment else set()
+    failures = [e for e in stage_errors if e.stage != LLM_STAGE]
+    hints = [
+        LEGAL if "legal_threat" in signals or decision.rule == "legal_threat" else "",
+        _stage_hint(failures),
+        _empathy_hint(sentiment, frustration_threshold),
+        BILLING if "billing_dispute" in signals else "",
+        _draft_hint(draft, question),
+        LLM_FALLBACK if _llm_failed(draft, stage_errors) else "",
+    ]
+    chosen = [h for h in hints if h][:MAX_HINTS]
+    return " ".join(chosen) if chosen else _review_hint(draft)
+
+
+def _llm_failed(draft: Draft | None, stage_errors: Sequence[StageError]) -> bool:
+    return bool(draft and draft.fallback_reason) or any(e.stage == LLM_STAGE for e in stage_errors)
+
+
+def _stage_hint(failures: Sequence[StageError]) -> str:
+    if not failures:
+        return ""
+    stages = " and ".join(dict.fromkeys(f"the {e.stage} stage" for e in failures))
+    stages = stages[0].upper() + stages[1:]
+    return STAGE_FAILED.format(stages=stages, error=_shorten(failures[0].error))
+
+
+def _empathy_hint(sentiment: SentimentResult | None, threshold: float) -> str:
+    if sentiment is None:
+        return ""
+    if sentiment.frustration_score < threshold and sentiment.level != SentimentLevel.ANGRY:
+        return ""
+    shown = [s for s in sentiment.signals if s not in ("legal_threat", "billing_dispute")]
+    detail = f" (frustration {sentiment.frustration_score:.2f}"
+    detail += f"; {', '.join(shown)})" if shown else ")"
+    return EMPATHY.format(detail=detail)
+
+
+def _draft_hint(draft: Draft | None, question: str) -> str:
+    """No draft: reply directly. A draft saying "not covered": a KB gap to write up."""
+    if draft is None:
+        return NO_DRAFT
+    if draft.answered:
+        return ""
+    return KB_GAP.format(question=_shorten(question) or "see the conversation")
+
+
+def _review_hint(draft: Draft | None) -> str:
+    if draft is None:
+        return NO_DRAFT
+    titles = ", ".join(dict.fromkeys(f'"{s.title}"' for s in draft.sources)) or "no sources"
+    return REVIEW_DRAFT.format(confidence=draft.confidence, titles=titles)
+
+
+def _shorten(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _QUOTE_CHARS else flat[: _QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def build_handoff_package(
+    ticket: Ticket, summary: CustomerSummary, conversation: list[Message]
+) -> HandoffPackage:
+    """Everything a human needs, copied so later changes to the ticket cannot alter it."""
+    decision = ticket.escalation
+    if decision is None:
+        raise InputError(
+            f"Ticket {ticket.ticket_id} has not been routed yet, so it cannot be handed off."
+        )
+    t = ticket.model_copy(deep=True)
+    messages = [m.model_copy(deep=True) for m in conversation] or t.messages
+    trail = t.sentiment_trail or ([t.sentiment] if t.sentiment else [])
+    action = suggest_action(decision, t.sentiment, t.draft, stage_errors=t.stage_errors,
+                            question=latest_question(messages, t))
+    return HandoffPackage(
+        ticket_id=t.ticket_id, customer_id=t.customer_id, session_id=t.session_id,
+        queue=decision.queue, priority=decision.priority, reason=decision.reason,
+        rule=decision.rule, suggested_action=action, customer=summary.model_copy(deep=True),
+        conversation=messages, sentiment_trail=trail, draft=t.draft, retrieved=t.retrieved,
+        stage_errors=t.stage_errors,
+    )
+
+
+def latest_question(conversation: Sequence[Message], ticket: Ticket) -> str:
+    """The customer's most recent message: the question a KB gap is named after."""
+    for messages in (conversation, ticket.messages):
+        for message in reversed(messages):
+            if message.role == Role.CUSTOMER:
+                return message.content
+    return ticket.subject
