@@ -1,0 +1,286 @@
+"""Small helpers shared by the pages: the one service, the page frame, errors, formatting.
+
+Nothing here decides anything about support; it only turns backend records into
+things a person reads quickly (durations, percentages, message bubbles).
+
+Why the frame (navigation, layout, sidebar) is defined here and not in ``app.py``:
+Streamlit still has a legacy mode for apps with a ``pages/`` folder. Until the first
+``st.navigation`` call in a process it runs a page file *without* ``app.py`` (when a fresh
+server's first request is a deep link such as ``/inbox``, and in every ``AppTest`` run).
+``run_page`` notices that and draws the same frame itself; its ``st.navigation`` call also
+switches the legacy mode off. A rerun would do the same but lose the click that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+import streamlit as st
+from pydantic import ValidationError
+
+from support_core.config import Settings
+from support_core.demo import is_loaded, load_demo, remove_demo
+from support_core.errors import (
+    AlreadyClaimed,
+    BackendUnavailable,
+    DeskpilotError,
+    InputError,
+    NotFound,
+)
+from support_core.models import Message, Priority, Role, SearchHit
+from support_core.wiring import Service, build_service
+
+log = logging.getLogger("deskpilot.app")
+
+PRIORITY_COLOR = {
+    Priority.CRITICAL: "red",
+    Priority.HIGH: "orange",
+    Priority.MEDIUM: "blue",
+    Priority.LOW: "green",
+}
+AVATAR = {
+    Role.CUSTOMER: ":material/person:",
+    Role.ASSISTANT: ":material/smart_toy:",
+    Role.AGENT: ":material/support_agent:",
+}
+DEMO_PREFIX = "demo-"  # support_core.demo gives every demo customer this prefix
+FRAMED = "_deskpilot_framed"  # set by app.py for the page it is about to run
+FLASH = "_deskpilot_flash"  # a confirmation to show after the rerun an action triggers
+DEMO_NOTE = "_deskpilot_demo_note"  # what loading or removing the demo data did
+
+
+def frame() -> Any:
+    """Page config, navigation and sidebar; returns the page st.navigation picked."""
+    st.set_page_config(page_title="Deskpilot", page_icon=":material/support_agent:", layout="wide")
+    page = st.navigation({
+        "Customers": [
+            st.Page("pages/chat.py", title="Customer chat", icon=":material/chat:", default=True),
+        ],
+        "Agents": [
+            st.Page("pages/inbox.py", title="Handoff inbox", icon=":material/support_agent:"),
+            st.Page("pages/knowledge_base.py", title="Knowledge base", icon=":material/menu_book:"),
+        ],
+        "Managers": [
+            st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
+            st.Page("pages/trace.py", title="Ticket trace", icon=":material/timeline:"),
+        ],
+    })
+    sidebar()
+    return page
+
+
+@st.cache_resource(show_spinner="Starting Deskpilot…")
+def get_service() -> Service:
+    """One service per process: the embedding model and the stores are opened once."""
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        raise DeskpilotError(
+            f"The configuration is invalid ({err.error_count()} problem(s): "
+            f"{'; '.join(e['msg'] for e in err.errors())}). Fix the SUPPORT_* settings and restart."
+        ) from err
+    return build_service(settings)
+
+
+def show_error(exc: DeskpilotError) -> None:
+    """Say what happened and what to do; input problems are warnings, outages errors."""
+    if isinstance(exc, BackendUnavailable):
+        st.error(f"{exc.user_message} Check that the service is running, then try again.")
+    elif isinstance(exc, (InputError, NotFound, AlreadyClaimed)):
+        st.warning(exc.user_message)
+    else:
+        st.error(exc.user_message)
+
+
+def show_unexpected(exc: Exception) -> None:
+    """The page boundary's last resort: a short message here, the traceback in the log."""
+    log.error("Unexpected error on a page", exc_info=exc)
+    st.error(
+        "Something unexpected went wrong and this page could not finish. "
+        "Reload the page to try again; the details are in the server log."
+    )
+
+
+# ----------------------------------------------------------------------------- the frame
+def run_page(body: Callable[[], None]) -> None:
+    """Every page's boundary: the page runs inside app.py's frame, and never shows a traceback."""
+    if not st.session_state.pop(FRAMED, False):
+        frame()  # run without app.py: see the module docstring
+    if note := st.session_state.pop(FLASH, None):
+        st.toast(note, icon=":material/check_circle:")
+    try:
+        body()
+    except DeskpilotError as exc:
+        show_error(exc)
+    except Exception as exc:  # noqa: BLE001 - the page boundary: log it, show a sentence
+        show_unexpected(exc)
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        try:
+            svc = get_service()
+            backend_summary(svc)
+            st.divider()
+            demo_controls(svc)
+        except DeskpilotError as exc:
+            show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - the sidebar must never take the page down
+            show_unexpected(exc)
+
+
+def backend_summary(svc: Service) -> None:
+    s = svc.settings
+    llm = f"on · `{s.llm_model}`" if s.llm_enabled else "off · answers quoted from the KB"
+    memory = "Redis" if s.redis_url else "SQLite"
+    articles = len(svc.kb.list_articles())
+    st.caption(f"**LLM** {llm}  \n**Memory** {memory}  \n**Knowledge base** {articles} articles")
+
+
+def demo_controls(svc: Service) -> None:
+    st.markdown("**Demo data**")
+    loaded = is_loaded(svc)
+    st.caption(
+        "A scripted week of sample customers (ids `demo-…`) with agent replies and ratings. "
+        "It is marked as demo data everywhere and can be removed in one click. "
+        "Loading takes about a minute."
+    )
+    if loaded:
+        st.badge("Demo data loaded", icon=":material/science:", color="orange")
+    if st.button("Load demo data", icon=":material/play_arrow:", disabled=loaded, width="stretch"):
+        bar = st.progress(0.0, text="Preparing…")
+        st.session_state[DEMO_NOTE] = load_demo(
+            svc, lambda i, n, what: bar.progress(min(i / max(n, 1), 1.0), text=what)
+        )
+        st.rerun()
+    if st.button(
+        "Remove demo data", icon=":material/delete:", disabled=not loaded, width="stretch"
+    ):
+        st.session_state[DEMO_NOTE] = remove_demo(svc)
+        st.rerun()
+    if DEMO_NOTE in st.session_state:
+        st.success(st.session_state.pop(DEMO_NOTE))
+
+
+def done(note: str) -> NoReturn:
+    """Confirm an action after the rerun that shows its effect (a toast before st.rerun
+    would be lost with the rest of the old run)."""
+    st.session_state[FLASH] = note
+    st.rerun()
+
+
+# ----------------------------------------------------------------------------- small parts
+def empty_kb_notice() -> None:
+    st.info(
+        "The knowledge base is empty, so there is nothing to answer from yet. "
+        "Upload articles on the Knowledge base page, or press **Load demo data** in the sidebar."
+    )
+    st.page_link(
+        "pages/knowledge_base.py", label="Go to the Knowledge base", icon=":material/menu_book:"
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def duration(seconds: float | None) -> str:
+    """``75`` -> ``1 min``; ``5400`` -> ``1 h 30 min``; ``None`` -> ``–``."""
+    if seconds is None:
+        return "–"
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return f"{int(max(seconds, 0))} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def since(moment: datetime) -> str:
+    return duration((now_utc() - moment).total_seconds())
+
+
+def time_unit(seconds: Iterable[float]) -> tuple[float, str]:
+    """The divisor and name of the unit that makes the largest value read naturally."""
+    largest = max(seconds, default=0.0)
+    if largest >= 2 * 3600:
+        return 3600.0, "hours"
+    return (60.0, "minutes") if largest >= 120 else (1.0, "seconds")
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def priority_badge(priority: Priority) -> str:
+    """Markdown for a coloured priority badge (icons render without emoji fonts)."""
+    return f":{PRIORITY_COLOR[priority]}-badge[{priority.value}]"
+
+
+def is_demo_customer(customer_id: str) -> bool:
+    return customer_id.startswith(DEMO_PREFIX)
+
+
+def sources_markdown(sources: list[dict[str, Any]]) -> str:
+    """One bullet per source: a link when the article has a URL, its title otherwise."""
+    lines = []
+    for src in sources:
+        label = src.get("title") or src.get("article_id", "article")
+        if src.get("heading") and src["heading"] != label:
+            label = f"{label} › {src['heading']}"
+        url = str(src.get("url") or "")
+        lines.append(f"- [{label}]({url})" if url.startswith("http") else f"- {label}")
+    return "\n".join(lines)
+
+
+def render_message(msg: Message, readout: str | None = None) -> None:
+    """A chat bubble; agent replies are signed, assistant replies carry their sources."""
+    if msg.role is Role.SYSTEM:
+        st.caption(msg.content)
+        return
+    with st.chat_message(msg.role.value, avatar=AVATAR.get(msg.role)):
+        if msg.role is Role.AGENT:
+            st.caption(f"Support specialist · {msg.metadata.get('agent', 'agent')}")
+        st.markdown(msg.content)
+        sources = msg.metadata.get("sources") or []
+        if sources:
+            with st.expander(f"Sources ({len(sources)})"):
+                st.markdown(sources_markdown(sources))
+        if readout:
+            st.caption(readout)
+
+
+def hits_table(hits: list[SearchHit]) -> None:
+    """Retrieved chunks with every score the ranking used (None = not found that way)."""
+    rows = [
+        {
+            "#": i,
+            "article": h.title,
+            "section": " › ".join(h.heading_path),
+            "category": h.category,
+            "product": h.product,
+            "dense": h.dense_score,
+            "keyword (BM25)": h.bm25_score,
+            "fused (RRF)": h.fused_score,
+            "dense rank": h.dense_rank,
+            "keyword rank": h.bm25_rank,
+            "text": h.text,
+        }
+        for i, h in enumerate(hits, 1)
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={
+            "dense": st.column_config.NumberColumn(format="%.3f"),
+            "keyword (BM25)": st.column_config.NumberColumn(format="%.2f"),
+            "fused (RRF)": st.column_config.NumberColumn(format="%.4f"),
+            "text": st.column_config.TextColumn(width="large"),
+        },
+    )

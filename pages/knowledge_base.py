@@ -1,0 +1,195 @@
+"""Knowledge base: upload articles, see what is indexed, and try the search the AI uses.
+
+Each uploaded file is ingested on its own, so one bad file never costs the others;
+the result table says per file whether it was added, updated, unchanged or why it failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from pages._ui import done, get_service, hits_table, run_page, show_error
+from support_core.errors import DeskpilotError
+from support_core.models import ArticleInfo, IngestResult, IngestStatus
+
+log = logging.getLogger("deskpilot.app")
+TYPES = ["md", "markdown", "txt", "html", "htm", "pdf"]
+STATUS_ICON = {
+    IngestStatus.ADDED: "added",
+    IngestStatus.UPDATED: "updated",
+    IngestStatus.UNCHANGED: "unchanged",
+    IngestStatus.FAILED: "failed",
+}
+
+
+def ingest_one(name: str, data: bytes, category: str | None, product: str | None) -> IngestResult:
+    try:
+        return get_service().kb.ingest_upload(name, data, category, product)
+    except DeskpilotError as exc:
+        return IngestResult(source=name, status=IngestStatus.FAILED, error=exc.user_message)
+    except Exception:  # noqa: BLE001 - one broken file must not stop the batch
+        log.exception("Ingesting %s failed", name)
+        reason = "unexpected error while reading it (details in the server log)"
+        return IngestResult(source=name, status=IngestStatus.FAILED, error=reason)
+
+
+def upload(categories: list[str], products: list[str]) -> None:
+    st.session_state.setdefault("upload_round", 0)
+    files = st.file_uploader(
+        "Articles (Markdown, text, HTML or PDF)",
+        type=TYPES,
+        accept_multiple_files=True,
+        key=f"files_{st.session_state.upload_round}",
+        max_upload_size=get_service().settings.max_upload_mb,
+    )
+    left, right = st.columns(2)
+    category = left.selectbox(
+        "Category",
+        categories,
+        index=None,
+        accept_new_options=True,
+        placeholder="from the file, else general",
+    )
+    product = right.selectbox(
+        "Product",
+        products,
+        index=None,
+        accept_new_options=True,
+        placeholder="from the file, else general",
+    )
+    if st.button("Ingest", type="primary", icon=":material/upload:", disabled=not files):
+        bar = st.progress(0.0, text="Starting…")
+        results = []
+        for i, f in enumerate(files or []):
+            bar.progress(
+                i / len(files or [1]), text=f"Ingesting {f.name} ({i + 1}/{len(files or [])})"
+            )
+            results.append(ingest_one(f.name, f.getvalue(), category, product))
+        bar.progress(1.0, text="Done")
+        st.session_state.ingest_results = results
+        st.session_state.upload_round += 1  # clears the uploader for the next batch
+        st.rerun()
+    results: list[IngestResult] = st.session_state.get("ingest_results", [])
+    if results:
+        counts = {s: sum(r.status is s for r in results) for s in IngestStatus}
+        st.markdown(
+            "**Last upload:** " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        )
+        st.dataframe(
+            [
+                {
+                    "file": r.source,
+                    "result": STATUS_ICON[r.status],
+                    "article": r.title or "",
+                    "chunks": r.chunks,
+                    "reason": r.error or "",
+                }
+                for r in results
+            ],
+            hide_index=True,
+        )
+
+
+def articles(infos: list[ArticleInfo]) -> None:
+    if not infos:
+        st.info(
+            "No articles yet. Upload some in the Upload tab, or press **Load demo data** "
+            "in the sidebar to load the sample knowledge base."
+        )
+        return
+    st.dataframe(
+        [
+            {
+                "title": a.title,
+                "category": a.category,
+                "product": a.product,
+                "chunks": a.chunks,
+                "last updated": a.last_updated,
+                "ingested": a.ingested_at[:16].replace("T", " "),
+                "link": a.source_url if a.source_url.startswith("http") else None,
+                "file": Path(a.source_path).name,
+            }
+            for a in infos
+        ],
+        hide_index=True,
+        column_config={"link": st.column_config.LinkColumn()},
+    )
+    titles = {a.article_id: f"{a.title} ({a.chunks} chunks)" for a in infos}
+    chosen = st.selectbox("Article", list(titles), format_func=titles.__getitem__, key="kb_article")
+    with st.expander("Chunks of this article"):
+        for c in get_service().kb.get_chunks(chosen):
+            st.markdown(f"**{c.position + 1}. {' › '.join(c.heading_path) or c.title}**")
+            st.text(c.text)
+    delete(chosen, titles[chosen])
+
+
+def delete(article_id: str, title: str) -> None:
+    if st.button("Delete article…", icon=":material/delete:"):
+        st.session_state.confirm_delete = article_id
+    if st.session_state.get("confirm_delete") != article_id:
+        return
+    st.warning(f"Delete **{title}**? Customers will no longer get answers from it.")
+    yes, no, _ = st.columns([1, 1, 4])
+    if yes.button("Yes, delete", type="primary"):
+        get_service().kb.delete_article(article_id)
+        st.session_state.pop("confirm_delete")
+        done(f"Deleted {title}.")
+    if no.button("Cancel"):
+        st.session_state.pop("confirm_delete")
+        st.rerun()
+
+
+def playground(categories: list[str], products: list[str]) -> None:
+    query = st.text_input("Search query", placeholder="e.g. how do I get a refund?", key="kb_query")
+    cols = st.columns([2, 2, 2, 1])
+    category = cols[0].selectbox(
+        "Category", categories, index=None, placeholder="all", key="kb_cat"
+    )
+    product = cols[1].selectbox("Product", products, index=None, placeholder="all", key="kb_prod")
+    mode = (
+        cols[2].segmented_control(
+            "Retriever", ["hybrid", "dense", "bm25"], default="hybrid", key="kb_mode"
+        )
+        or "hybrid"
+    )
+    k = cols[3].number_input("Results", 1, 20, 5, key="kb_k")
+    if not query.strip():
+        st.caption("Type a query to see each hit's dense, keyword and fused scores.")
+        return
+    hits = get_service().kb.search(query, category=category, product=product, k=int(k), mode=mode)
+    if not hits:
+        st.info("No matching chunks. Try fewer filters or other words.")
+        return
+    hits_table(hits)
+
+
+def main() -> None:
+    svc = get_service()
+    st.title("Knowledge base")
+    infos = svc.kb.list_articles()
+    cats, prods = svc.kb.categories(), svc.kb.products()
+    st.caption(
+        f"{len(infos)} articles · {sum(a.chunks for a in infos)} chunks · "
+        f"{len(cats)} categories · {len(prods)} products"
+    )
+    tab_articles, tab_upload, tab_search = st.tabs(
+        ["Articles", "Upload", "Search playground"], default="Articles" if infos else "Upload"
+    )
+    with tab_upload:
+        upload(cats, prods)
+    with tab_articles:
+        try:
+            articles(infos)
+        except DeskpilotError as exc:
+            show_error(exc)
+    with tab_search:
+        try:
+            playground(cats, prods)
+        except DeskpilotError as exc:
+            show_error(exc)
+
+
+run_page(main)

@@ -1,0 +1,176 @@
+"""Metrics for managers: how much the AI resolves, how often it escalates, how customers rate it.
+
+Every number comes from the SQLite store (``OutcomeStore`` and ``TicketStore``) over
+the chosen window of ticket creation dates (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._ui import duration, get_service, now_utc, pct, run_page, time_unit
+from support_core.csat import SupportMetrics
+
+CHART = {"displayModeBar": False}
+SENTIMENT_COLORS = {
+    "positive": "#16a34a", "neutral": "#94a3b8", "frustrated": "#f59e0b",
+    "angry": "#dc2626", "urgent": "#7c3aed", "unknown": "#e5e7eb",
+}
+OUTCOME_COLORS = {"AI": "#2563eb", "escalated": "#f59e0b", "auto-resolution": "#2563eb",
+                  "escalation": "#f59e0b"}
+
+
+def window() -> tuple[datetime, datetime] | None:
+    """The picked dates as a UTC ``[since, until)`` range (the end day included)."""
+    today = now_utc().date()
+    picked = st.date_input(
+        "Tickets created between (UTC)",
+        (today - timedelta(days=13), today),
+        max_value=today,
+        key="metrics_window",
+        persist_state="session",
+    )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        return None
+
+    def midnight(d: date) -> datetime:
+        return datetime.combine(d, time.min, tzinfo=timezone.utc)
+
+    return midnight(picked[0]), midnight(picked[1]) + timedelta(days=1)
+
+
+def kpis(m: SupportMetrics) -> None:
+    gap = m.csat_gap
+    cards = [
+        ("Tickets", str(m.tickets), None),
+        ("Auto-resolved", pct(m.auto_resolution_rate), "Resolved without ever reaching a human."),
+        ("Escalated", pct(m.escalation_rate), "Share of tickets handed to a human."),
+        ("CSAT", f"{m.avg_csat:.2f}" if m.avg_csat else "–", f"{m.csat_count} rating(s), 1-5."),
+        ("CSAT gap", f"{gap:+.2f}" if gap is not None else "–",
+         "AI minus human CSAT; within ±0.5 the AI satisfies as well as a person."),
+        ("1st reply", duration(m.avg_first_human_reply_seconds),
+         "Average time from handoff to a specialist's first reply."),
+    ]
+    for col, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
+        col.metric(label, value, help=help_text, border=True)
+
+
+def chart(fig: go.Figure, title: str) -> None:
+    fig.update_layout(
+        title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    )
+    st.plotly_chart(fig, config=CHART)
+
+
+def over_time(daily: pd.DataFrame) -> None:
+    left, right = st.columns(2)
+    per_day = daily.tickets.where(daily.tickets > 0)
+    with left:
+        volume = daily.assign(AI=daily.tickets - daily.escalated)
+        fig = px.bar(volume, x="date", y=["AI", "escalated"], color_discrete_map=OUTCOME_COLORS)
+        fig.update_layout(xaxis_title=None, yaxis_title="tickets")
+        chart(fig, "Ticket volume")
+    with right:
+        rates = daily.assign(**{"auto-resolution": daily.auto_resolved / per_day,
+                                "escalation": daily.escalated / per_day})
+        fig = px.line(rates, x="date", y=["auto-resolution", "escalation"], markers=True,
+                      color_discrete_map=OUTCOME_COLORS)
+        fig.update_layout(xaxis_title=None, yaxis_title="share of the day's tickets")
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+        chart(fig, "Auto-resolution and escalation rate")
+
+
+def quality(m: SupportMetrics) -> None:
+    left, mid, right = st.columns(3)
+    with left:
+        csat = pd.DataFrame({"handled by": ["AI (auto-reply)", "human agent"],
+                             "avg CSAT": [m.avg_csat_auto, m.avg_csat_human]})
+        fig = px.bar(csat, x="handled by", y="avg CSAT", text_auto=".2f", range_y=[0, 5])
+        chart(fig.update_layout(xaxis_title=None), "CSAT: auto-resolved vs human-handled")
+    with mid:
+        reasons = pd.DataFrame([r.model_dump() for r in m.top_escalation_reasons])
+        if reasons.empty:
+            st.caption("No escalations in this window.")
+        else:
+            fig = px.bar(reasons, x="count", y="rule", orientation="h")
+            chart(fig.update_yaxes(autorange="reversed", title=None), "Top escalation reasons")
+    with right:
+        mix = pd.DataFrame({"sentiment": list(m.sentiment_mix),
+                            "tickets": list(m.sentiment_mix.values())})
+        fig = px.pie(mix, names="sentiment", values="tickets", hole=0.5, color="sentiment",
+                     color_discrete_map=SENTIMENT_COLORS)
+        chart(fig, "Sentiment mix")
+
+
+def timing(m: SupportMetrics, in_status: dict[str, float]) -> None:
+    left, right = st.columns(2)
+    with left:
+        open_statuses = {s: v for s, v in in_status.items() if s != "resolved"}
+        divisor, unit = time_unit(open_statuses.values())
+        status = pd.DataFrame({"status": list(open_statuses),
+                               unit: [v / divisor for v in open_statuses.values()]})
+        fig = px.bar(status, x="status", y=unit, text_auto=".1f")
+        chart(fig.update_layout(xaxis_title=None), f"Average time in each status ({unit})")
+        st.caption("Resolved is left out: a resolved ticket stays resolved, its time only grows.")
+    with right:
+        seconds = {"first human reply": m.avg_first_human_reply_seconds,
+                   "resolution": m.avg_resolution_seconds}
+        divisor, unit = time_unit(v for v in seconds.values() if v is not None)
+        times = pd.DataFrame({"measure": list(seconds),
+                              unit: [(v or 0) / divisor for v in seconds.values()]})
+        fig = px.bar(times, x=unit, y="measure", orientation="h", text_auto=".1f")
+        chart(fig.update_layout(yaxis_title=None), f"Time to first reply and to resolve ({unit})")
+
+
+def ticket_table(since: datetime, until: datetime, include_demo: bool) -> None:
+    svc = get_service()
+    tickets = svc.store.list_tickets(since=since, until=until, limit=200)
+    rows = [
+        {
+            "created": t.created_at.strftime("%Y-%m-%d %H:%M"), "customer": t.customer_id,
+            "status": t.status.value,
+            "handled by": "human" if t.escalation and t.escalation.should_escalate else "AI",
+            "rating": rating.score if (rating := svc.outcomes.rating(t.ticket_id)) else None,
+            "subject": t.subject, "ticket": t.ticket_id, "demo": t.is_demo,
+        }
+        for t in tickets
+        if include_demo or not t.is_demo
+    ]
+    rating_column = st.column_config.NumberColumn(format="%d / 5")
+    st.dataframe(rows, hide_index=True, column_config={"rating": rating_column})
+
+
+def main() -> None:
+    svc = get_service()
+    st.title("Metrics")
+    top = st.columns([3, 1], vertical_alignment="bottom")
+    with top[0]:
+        span = window()
+    include_demo = top[1].toggle("Include demo data", value=True, key="metrics_demo",
+                                 persist_state="session")
+    if span is None:
+        st.info("Pick both a start and an end date.")
+        st.stop()
+    since, until = span
+    m = svc.outcomes.metrics(since, until, include_demo=include_demo)
+    if m.tickets == 0:
+        st.info(
+            "No tickets in this window yet. Chat on the Customer chat page, or press "
+            "**Load demo data** in the sidebar to see every chart filled in."
+        )
+        st.stop()
+    kpis(m)
+    over_time(pd.DataFrame(svc.outcomes.daily_series(since, until, include_demo=include_demo)))
+    quality(m)
+    timing(m, svc.outcomes.time_in_status_summary(since, until, include_demo=include_demo))
+    st.subheader("Tickets in this window")
+    ticket_table(since, until, include_demo)
+
+
+run_page(main)
