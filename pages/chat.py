@@ -42,11 +42,11 @@ def readout(msg: Message, ticket: Ticket | None, last_reply: bool) -> str | None
     if msg.role is not Role.ASSISTANT or not st.session_state.show_readout or ticket is None:
         return None
     parts = []
-    if "confidence" in msg.metadata:
+    if msg.metadata.get("confidence") is not None:
         parts.append(f"confidence {pct(msg.metadata['confidence'])}")
-    if last_reply and ticket.sentiment:
-        s = ticket.sentiment
-        parts.append(f"sentiment {s.level.value} (frustration {s.frustration_score:.2f})")
+    level, frustration = msg.metadata.get("sentiment_level"), msg.metadata.get("frustration")
+    if level is not None and frustration is not None:
+        parts.append(f"sentiment {level} (frustration {frustration:.2f})")
     if last_reply and ticket.escalation and ticket.escalation.should_escalate:
         parts.append(f"escalated to {ticket.escalation.queue.value}: {ticket.escalation.reason}")
     return " · ".join(parts) or None
@@ -116,7 +116,7 @@ def send(customer: str, session: str, text: str) -> None:
 
 def controls(svc: Service) -> tuple[str, str]:
     """Who the customer is and which session they are in; returns (customer, session)."""
-    known = {t.customer_id for t in svc.store.list_tickets(limit=500)}
+    known = set(svc.store.customer_ids())
     left, mid, right = st.columns([3, 1, 2], vertical_alignment="bottom")
     left.selectbox(
         "Customer id (pick one or type a new one)",

@@ -354,8 +354,8 @@ class SupportPipeline:
             content=ticket.draft.text,
             metadata={
                 "ticket_id": ticket.ticket_id,
-                "confidence": ticket.draft.confidence,
                 "sources": [s.model_dump() for s in ticket.draft.sources],
+                **_readout(ticket),
             },
         )
         ticket = lifecycle.transition(
@@ -374,7 +374,7 @@ class SupportPipeline:
         reply = Message(
             role=Role.ASSISTANT,
             content=text,
-            metadata={"ticket_id": ticket.ticket_id, "holding": True},
+            metadata={"ticket_id": ticket.ticket_id, "holding": True, **_readout(ticket)},
         )
         ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "router", decision.reason)
         with stage_span(
@@ -431,11 +431,14 @@ class SupportPipeline:
                 "customer",
                 "Follow-up on a ticket a specialist is handling",
             )
-        self.s.store.append_handoff_message(ticket.ticket_id, msg)
+        self._analyze(
+            ticket, text, ticket.messages, CustomerSummary(customer_id=ticket.customer_id)
+        )
+        self.s.store.append_handoff_message(ticket.ticket_id, msg, ticket.sentiment)
         reply = Message(
             role=Role.ASSISTANT,
             content=FOLLOW_UP_REPLY,
-            metadata={"ticket_id": ticket.ticket_id, "holding": True},
+            metadata={"ticket_id": ticket.ticket_id, "holding": True, **_readout(ticket)},
         )
         self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY)
@@ -450,3 +453,13 @@ def _same_issue(earlier: dict[str, Any], current: dict[str, Any]) -> bool:
     if before and now:
         return bool(before & now)
     return current.get("category") is None or earlier.get("category") == current.get("category")
+
+
+def _readout(ticket: Ticket) -> dict[str, Any]:
+    """What the chat shows under a reply: confidence and the sentiment it answered."""
+    s = ticket.sentiment
+    return {
+        "confidence": ticket.draft.confidence if ticket.draft else None,
+        "sentiment_level": s.level.value if s else None,
+        "frustration": s.frustration_score if s else None,
+    }

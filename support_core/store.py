@@ -37,6 +37,7 @@ from support_core.models import (
     HandoffStatus,
     Message,
     Queue,
+    SentimentResult,
     Ticket,
     TicketStatus,
     Transition,
@@ -277,6 +278,12 @@ class TicketStore:
         sql = f"SELECT json FROM tickets WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?"
         return [Ticket.model_validate_json(r["json"]) for r in self._rows(sql, [*params, limit])]
 
+    def customer_ids(self, limit: int = 500) -> list[str]:
+        """Customers with tickets, most recently active first."""
+        sql = ("SELECT customer_id FROM tickets GROUP BY customer_id "
+               "ORDER BY max(updated_at) DESC LIMIT ?")
+        return [r["customer_id"] for r in self._rows(sql, [limit])]
+
     def latest_ticket(self, customer_id: str, session_id: str | None = None) -> Ticket | None:
         """The customer's most recently created ticket (in ``session_id`` when given)."""
         where, params = _where({"customer_id = ?": customer_id, "session_id = ?": session_id})
@@ -334,17 +341,21 @@ class TicketStore:
         rows = self._rows(sql, [ticket_id])
         return HandoffPackage.model_validate_json(rows[0]["json"]) if rows else None
 
-    def append_handoff_message(self, ticket_id: str, message: Message) -> HandoffPackage | None:
-        """Add a message to the conversation of the ticket's active handoff, so the agent
-        sees follow-ups and replies in the package. Returns it, or None when there is none."""
+    def append_handoff_message(
+        self, ticket_id: str, message: Message, sentiment: SentimentResult | None = None
+    ) -> HandoffPackage | None:
+        """Add a message (and, for a customer follow-up, its sentiment) to the ticket's active
+        handoff, so the agent sees follow-ups, replies and the sentiment trail in the package.
+        Returns it, or None when there is none."""
         active = self.active_handoff(ticket_id)
         if active is None:
             return None
-        self._update_handoff(
-            "json = json_insert(json, '$.conversation[#]', json(?))",
-            "handoff_id = ?",
-            [message.model_dump_json(), active.handoff_id],
-        )
+        sql_set = "json = json_insert(json, '$.conversation[#]', json(?)"
+        params: list[Any] = [message.model_dump_json()]
+        if sentiment is not None:
+            sql_set += ", '$.sentiment_trail[#]', json(?)"
+            params.append(sentiment.model_dump_json())
+        self._update_handoff(sql_set + ")", "handoff_id = ?", [*params, active.handoff_id])
         return self.get_handoff(active.handoff_id)
 
     def queue_counts(self) -> dict[str, dict[str, int]]:

@@ -209,3 +209,15 @@ def test_concurrent_customers_do_not_corrupt_each_other(service) -> None:
         session = service.memory.get_session(f"par-{i}", "s1")
         customer = [m.content for m in session if m.role == Role.CUSTOMER]
         assert customer == [f"Question {j}: {SIMPLE}" for j in range(3)]
+
+
+def test_follow_ups_to_a_human_extend_the_sentiment_trail(service) -> None:
+    first = service.pipeline.process_message("cust-13", "s1", FRUSTRATED)
+    service.pipeline.process_message(
+        "cust-13", "s1", "Hello?? Still waiting. I'll talk to my lawyer."
+    )
+    pkg = service.store.get_handoff(first.handoff_id)
+    assert len(pkg.sentiment_trail) == 2
+    assert "legal_threat" in pkg.sentiment_trail[-1].signals
+    replies = [m for m in service.desk.conversation("cust-13", "s1") if m.role == Role.ASSISTANT]
+    assert all("sentiment_level" in m.metadata for m in replies)

@@ -356,3 +356,15 @@ def test_delete_demo_data_removes_every_trace_of_demo_tickets(store: TicketStore
         left = {r["ticket_id"] for r in store.db.query(f"SELECT ticket_id FROM {name}")}
         assert left == {real.ticket_id}, name
     assert store.delete_demo_data()["tickets"] == 0
+
+
+def test_customer_ids_lists_each_customer_once_most_recent_first(tmp_path) -> None:
+    from support_core.models import Ticket
+    from support_core.store import TicketStore
+
+    store = TicketStore(tmp_path / "t.db")
+    for customer, minutes in (("ann", 1), ("bob", 2), ("ann", 3)):
+        t = Ticket(customer_id=customer, session_id=f"s{minutes}")
+        t.updated_at = t.updated_at.replace(year=2026, month=1, day=1, hour=0, minute=minutes)
+        store.save_ticket(t)
+    assert store.customer_ids() == ["ann", "bob"]
