@@ -1,0 +1,465 @@
+"""The knowledge base: ingest articles, keep them current, and search them.
+
+Storage is split on purpose. The vector store (Chroma) holds every chunk with its vector,
+text and metadata; a small SQLite registry holds one row per article (title, content
+hash, chunk count, when it was ingested). The content hash makes re-ingest cheap and
+exact: an unchanged article is skipped without embedding anything, a changed one loses
+*all* its old chunks before the new ones go in, so a shrunk article leaves nothing stale.
+
+Search is hybrid. Dense (cosine over chunk vectors) and BM25 each rank
+``retrieval_candidates`` chunks under the same category/product filter; the two rankings
+are fused by weighted reciprocal rank (``rrf_k``, ``dense_weight``, ``bm25_weight``),
+ties broken by the better single rank and then the chunk id so results never flicker.
+The best chunk of each distinct article comes first, so five hits show five articles
+where five exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+
+from support_core.config import Settings
+from support_core.errors import DeskpilotError, IngestError, NotFound
+from support_core.kb.bm25 import BM25Index
+from support_core.kb.chunking import chunk_article, fit_to_token_limit
+from support_core.kb.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file
+from support_core.models import (
+    Article,
+    ArticleInfo,
+    Chunk,
+    IngestResult,
+    IngestStatus,
+    SearchHit,
+)
+from support_core.ports import Embedder, VectorStore
+
+Mode = Literal["hybrid", "dense", "bm25"]
+Chunker = Callable[[Article, int, int], list[Chunk]]
+Progress = Callable[[int, int, str], None]
+CHUNKER_VERSION = "structured-1"  # bump when chunking changes so re-ingest re-chunks
+
+
+class KnowledgeBase:
+    """Articles in, ranked chunks out. Safe to share between Streamlit sessions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        store: VectorStore,
+        registry_path: str | Path | None = None,
+        *,
+        chunker: Chunker = chunk_article,
+        chunker_version: str = CHUNKER_VERSION,
+        fit_to_model: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self._chunker = chunker
+        self._chunker_version = chunker_version
+        self._fit_to_model = fit_to_model
+        path = Path(registry_path) if registry_path else settings.data_dir / "kb_registry.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+        self._articles.create(_REGISTRY_COLUMNS, pk="article_id", if_not_exists=True)
+        self._lock = threading.RLock()
+        self._catalogue: _Catalogue | None = None
+
+    @property
+    def _articles(self) -> sqlite_utils.db.Table:
+        return sqlite_utils.db.Table(self._db, "articles")
+
+    # ------------------------------------------------------------------------- ingest
+    def ingest_paths(
+        self,
+        paths: Iterable[str | Path],
+        category: str | None = None,
+        product: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[IngestResult]:
+        """Ingest files and directories (recursively); one bad file never stops the batch.
+
+        Articles are embedded in groups, so the model sees full batches instead of the
+        three or four chunks of one article at a time."""
+        files = expand_paths(paths)
+        results: dict[int, IngestResult] = {}
+        group: dict[int, Article] = {}
+        for done, path in enumerate(files):
+            if progress:
+                progress(done, len(files), str(path))
+            try:
+                group[done] = load_file(path, category=category, product=product)
+            except DeskpilotError as err:
+                results[done] = _failed(str(path), err)
+            if len(group) >= INGEST_GROUP or done == len(files) - 1:
+                pairs = [(str(files[i]), article) for i, article in group.items()]
+                results.update(zip(group, self._ingest_group(pairs), strict=True))
+                group = {}
+        if progress:
+            progress(len(files), len(files), "")
+        return [results[i] for i in range(len(files))]
+
+    def ingest_upload(
+        self, name: str, data: bytes, category: str | None = None, product: str | None = None
+    ) -> IngestResult:
+        """A file uploaded through the UI; refuses ones over ``max_upload_mb``."""
+        limit = self.settings.max_upload_mb * 1024 * 1024
+        try:
+            if len(data) > limit:
+                problem = f"is larger than the {self.settings.max_upload_mb} MB upload limit"
+                raise IngestError(name, problem)
+            article = load_bytes(name, data, category=category, product=product)
+        except DeskpilotError as err:
+            return _failed(name, err)
+        return self._ingest_group([(name, article)])[0]
+
+    def ingest_article(self, article: Article) -> IngestResult:
+        """Add, replace or skip one article by its content hash."""
+        source = article.source_path or article.source_url or article.article_id
+        result = self.ingest_articles([article], [source])[0]
+        if result.status is IngestStatus.FAILED:  # the only failure left: nothing to index
+            raise IngestError(source, NO_TEXT)
+        return result
+
+    def ingest_articles(
+        self, articles: Sequence[Article], sources: Sequence[str] | None = None
+    ) -> list[IngestResult]:
+        """Several articles with one embedding call; results in the same order."""
+        sources = sources or [a.source_path or a.source_url or a.article_id for a in articles]
+        with self._lock:
+            plans = [self._plan(src, a) for src, a in zip(sources, articles, strict=True)]
+            todo = [p for p in plans if p.chunks]
+            if todo:
+                texts = [c.embedding_text() for p in todo for c in p.chunks]
+                vectors = self.embedder.embed(texts)
+                start = 0
+                for plan in todo:
+                    self._replace(plan, vectors[start : start + len(plan.chunks)])
+                    start += len(plan.chunks)
+                self._catalogue = None
+        return [p.result for p in plans]
+
+    def _ingest_group(self, group: list[tuple[str, Article]]) -> list[IngestResult]:
+        if not group:
+            return []
+        try:
+            return self.ingest_articles([a for _, a in group], [s for s, _ in group])
+        except DeskpilotError as err:  # the embedder or the store is down: every file fails
+            return [_failed(source, err) for source, _ in group]
+
+    def _plan(self, source: str, article: Article) -> _Plan:
+        """Decide what ingesting one article means; chunks are set only if it must be written."""
+        article = article.model_copy(update=_labels(article.category, article.product))
+        digest = self._content_hash(article)
+        existing = self._registry_row(article.article_id)
+        if existing and existing["content_hash"] == digest:
+            status, count = IngestStatus.UNCHANGED, existing["chunks"]
+            return _Plan(article, digest, [], _result(source, status, article, count))
+        chunks = self._chunk(article)
+        if not chunks:
+            return _Plan(article, digest, [], _failed(source, IngestError(source, NO_TEXT)))
+        status = IngestStatus.UPDATED if existing else IngestStatus.ADDED
+        return _Plan(article, digest, chunks, _result(source, status, article, len(chunks)))
+
+    def _chunk(self, article: Article) -> list[Chunk]:
+        """Chunk, then make sure no chunk overflows the embedding model's token window."""
+        chunks = self._chunker(article, self.settings.chunk_size, self.settings.chunk_overlap)
+        count_tokens = getattr(self.embedder, "count_tokens", None)
+        max_tokens = getattr(self.embedder, "max_tokens", None)
+        if chunks and self._fit_to_model and count_tokens and max_tokens:
+            chunks = fit_to_token_limit(chunks, count_tokens, int(max_tokens))
+        return chunks
+
+    def _replace(self, plan: _Plan, vectors: Any) -> None:
+        """All old chunks go first, so an article that shrank leaves none behind."""
+        chunks = plan.chunks
+        self.store.delete(where={"article_id": plan.article.article_id})
+        self.store.upsert(
+            [c.chunk_id for c in chunks],
+            vectors,
+            [c.text for c in chunks],
+            [chunk_metadata(c) for c in chunks],
+        )
+        self._save_registry(plan.article, plan.digest, len(chunks))
+
+    def _content_hash(self, article: Article) -> str:
+        """Anything that would change the stored chunks: content, chunking and model."""
+        fields = article.model_dump(exclude={"source_path"})
+        config = [self.settings.chunk_size, self.settings.chunk_overlap, self._chunker_version]
+        payload = json.dumps([fields, config, self.embedder.name], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _save_registry(self, article: Article, digest: str, chunks: int) -> None:
+        row = article.model_dump(exclude={"text"}) | {
+            "content_hash": digest,
+            "chunks": chunks,
+            "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        self._articles.upsert(row, pk="article_id")
+
+    def delete_article(self, article_id: str) -> None:
+        with self._lock:
+            if self._registry_row(article_id) is None:
+                raise NotFound(f"No knowledge-base article with id '{article_id}'.")
+            self.store.delete(where={"article_id": article_id})
+            self._articles.delete(article_id)
+            self._catalogue = None
+
+    # ------------------------------------------------------------------------- read
+    def list_articles(self) -> list[ArticleInfo]:
+        rows = self._db.query("SELECT * FROM articles ORDER BY title COLLATE NOCASE, article_id")
+        return [ArticleInfo.model_validate(row) for row in rows]
+
+    def get_chunks(self, article_id: str) -> list[Chunk]:
+        rows = self.store.get(where={"article_id": article_id})
+        return sorted((chunk_from_row(*row) for row in rows), key=lambda c: c.position)
+
+    def categories(self) -> list[str]:
+        return self._distinct("category")
+
+    def products(self) -> list[str]:
+        return self._distinct("product")
+
+    def _distinct(self, column: str) -> list[str]:
+        sql = f"SELECT DISTINCT {column} AS v FROM articles ORDER BY v"
+        return [row["v"] for row in self._db.query(sql)]
+
+    def _registry_row(self, article_id: str) -> dict[str, Any] | None:
+        rows = list(self._db.query("SELECT * FROM articles WHERE article_id = ?", [article_id]))
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------------- search
+    def search(
+        self,
+        query: str,
+        *,
+        category: str | None = None,
+        product: str | None = None,
+        k: int = 5,
+        mode: Mode = "hybrid",
+    ) -> list[SearchHit]:
+        """Best chunk of each distinct article first, then further chunks of those articles."""
+        return _diversify(self._ranked(query, category, product, mode), k)
+
+    def search_articles(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        category: str | None = None,
+        product: str | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[tuple[str, float]]:
+        """Articles ranked by their best chunk's fused score (for evaluation)."""
+        seen: dict[str, float] = {}
+        for hit in self._ranked(query, category, product, mode):
+            seen.setdefault(hit.article_id, hit.fused_score)
+        return list(seen.items())[:k]
+
+    def _ranked(
+        self, query: str, category: str | None, product: str | None, mode: Mode
+    ) -> list[SearchHit]:
+        if not query.strip():
+            return []
+        category, product = _labels(category, product).values()
+        catalogue = self._current_catalogue()
+        n = self.settings.retrieval_candidates
+        dense = self._dense(query, n, category, product) if mode != "bm25" else []
+        keyword = (
+            catalogue.bm25.search(query, n, category=category, product=product)
+            if mode != "dense"
+            else []
+        )
+        return self._fuse(catalogue, dense, keyword)
+
+    def _dense(
+        self, query: str, n: int, category: str | None, product: str | None
+    ) -> list[tuple[str, float]]:
+        vector = self.embedder.embed_query(query)
+        return self.store.query(vector, n, where=where_filter(category, product))
+
+    def _fuse(
+        self,
+        catalogue: _Catalogue,
+        dense: list[tuple[str, float]],
+        keyword: list[tuple[str, float]],
+    ) -> list[SearchHit]:
+        s = self.settings
+        hits: dict[str, SearchHit] = {}
+        for retriever, ranking, weight in (
+            ("dense", dense, s.dense_weight),
+            ("bm25", keyword, s.bm25_weight),
+        ):
+            for rank, (chunk_id, score) in enumerate(ranking, start=1):
+                chunk = catalogue.chunks.get(chunk_id)
+                if chunk is None:  # written by another process since our last refresh
+                    continue
+                hit = hits.setdefault(chunk_id, _hit(chunk))
+                setattr(hit, f"{retriever}_score", score)
+                setattr(hit, f"{retriever}_rank", rank)
+                hit.fused_score += weight / (s.rrf_k + rank)
+        return sorted(hits.values(), key=_fusion_order)
+
+    def _current_catalogue(self) -> _Catalogue:
+        """Every chunk in memory for BM25 and hit assembly, rebuilt after any change."""
+        with self._lock:
+            catalogue = self._catalogue
+            if catalogue is None or catalogue.size != self.store.count():
+                rows = sorted(self.store.get(), key=lambda row: row[0])
+                catalogue = _Catalogue([chunk_from_row(*row) for row in rows])
+                self._catalogue = catalogue
+            return catalogue
+
+
+# ----------------------------------------------------------------------------- helpers
+_REGISTRY_COLUMNS: dict[str, Any] = {
+    "article_id": str,
+    "title": str,
+    "category": str,
+    "product": str,
+    "last_updated": str,
+    "source_url": str,
+    "source_path": str,
+    "format": str,
+    "content_hash": str,
+    "chunks": int,
+    "ingested_at": str,
+}
+
+
+NO_TEXT = "has no text to index"
+INGEST_GROUP = 16  # articles embedded together by ingest_paths
+
+
+@dataclass
+class _Plan:
+    article: Article
+    digest: str
+    chunks: list[Chunk]
+    result: IngestResult
+
+
+class _Catalogue:
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = {c.chunk_id: c for c in chunks}
+        self.size = len(chunks)
+        self.bm25 = BM25Index(chunks)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; directories expanded to their supported files (sorted, recursive),
+    leaving out hidden files and READMEs, which describe a folder rather than help anyone."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if _is_article_file(p))
+        else:
+            files.append(path)  # missing or unsupported files fail with a clear message
+    return files
+
+
+def _is_article_file(path: Path) -> bool:
+    name = path.name.lower()
+    if name.startswith(".") or name.startswith("readme") or not path.is_file():
+        return False
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def where_filter(category: str | None, product: str | None) -> dict[str, Any] | None:
+    clauses = [
+        {key: value} for key, value in (("category", category), ("product", product)) if value
+    ]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Chroma metadata holds scalars only, so the heading path travels as JSON."""
+    meta = chunk.model_dump(exclude={"chunk_id", "text", "heading_path"})
+    return meta | {"heading_path": json.dumps(chunk.heading_path, ensure_ascii=False)}
+
+
+def chunk_from_row(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chunk:
+    fields = dict(meta)
+    fields["heading_path"] = json.loads(fields.get("heading_path") or "[]")
+    return Chunk(chunk_id=chunk_id, text=text, **fields)
+
+
+def _hit(chunk: Chunk) -> SearchHit:
+    return SearchHit(
+        chunk_id=chunk.chunk_id,
+        article_id=chunk.article_id,
+        title=chunk.title,
+        heading_path=list(chunk.heading_path),
+        text=chunk.text,
+        category=chunk.category,
+        product=chunk.product,
+        source_url=chunk.source_url,
+    )
+
+
+def _fusion_order(hit: SearchHit) -> tuple[float, int, float, str]:
+    best_rank = min(r for r in (hit.dense_rank, hit.bm25_rank) if r is not None)
+    return (-hit.fused_score, best_rank, -(hit.dense_score or 0.0), hit.chunk_id)
+
+
+def _diversify(ranked: Sequence[SearchHit], k: int) -> list[SearchHit]:
+    firsts: list[SearchHit] = []
+    rest: list[SearchHit] = []
+    seen: set[str] = set()
+    for hit in ranked:
+        (rest if hit.article_id in seen else firsts).append(hit)
+        seen.add(hit.article_id)
+    return (firsts + rest)[:k]
+
+
+def _labels(category: str | None, product: str | None) -> dict[str, Any]:
+    """Filter keys compare lower-case, as the loaders store them."""
+    clean = {"category": category, "product": product}
+    return {key: (value.strip().lower() or None) if value else None for key, value in clean.items()}
+
+
+def _result(source: str, status: IngestStatus, article: Article, chunks: int) -> IngestResult:
+    return IngestResult(
+        source=source,
+        status=status,
+        article_id=article.article_id,
+        title=article.title,
+        chunks=chunks,
+    )
+
+
+def _failed(source: str, err: DeskpilotError) -> IngestResult:
+    return IngestResult(source=source, status=IngestStatus.FAILED, error=err.user_message)
+
+
+def build_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """Pick the embedder (local or OpenAI-compatible, always behind the SQLite cache) and
+    the store (embedded or HTTP Chroma) from settings."""
+    from support_core.adapters.chroma_store import ChromaStore
+    from support_core.adapters.embedding_cache import CachedEmbedder
+
+    inner: Embedder
+    if settings.embedding_backend == "openai":
+        from support_core.adapters.embeddings_openai import OpenAIEmbedder
+
+        inner = OpenAIEmbedder(settings)
+    else:
+        from support_core.adapters.embeddings_local import LocalEmbedder
+
+        inner = LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = CachedEmbedder(inner, settings.embedding_cache_path)
+    return KnowledgeBase(settings, embedder, ChromaStore.from_settings(settings))
