@@ -14,6 +14,7 @@ switches the legacy mode off. A rerun would do the same but lose the click that 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, NoReturn
@@ -31,6 +32,7 @@ from support_core.errors import (
     NotFound,
 )
 from support_core.models import Message, Priority, Role, SearchHit
+from support_core.responder import SOURCES_HEADING
 from support_core.wiring import Service, build_service
 
 log = logging.getLogger("deskpilot.app")
@@ -239,6 +241,14 @@ def sources_markdown(sources: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def chat_markdown(text: str, *, has_sources: bool) -> str:
+    """Keep the reply's line breaks (Markdown would fold them) and, when the sources are
+    shown in their own expander below, drop the plain-text "Sources:" list from the body."""
+    if has_sources and f"\n{SOURCES_HEADING}" in text:
+        text = text.split(f"\n{SOURCES_HEADING}", 1)[0].rstrip()
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", text)
+
+
 def render_message(msg: Message, readout: str | None = None) -> None:
     """A chat bubble; agent replies are signed, assistant replies carry their sources."""
     if msg.role is Role.SYSTEM:
@@ -247,8 +257,8 @@ def render_message(msg: Message, readout: str | None = None) -> None:
     with st.chat_message(msg.role.value, avatar=AVATAR.get(msg.role)):
         if msg.role is Role.AGENT:
             st.caption(f"Support specialist · {msg.metadata.get('agent', 'agent')}")
-        st.markdown(msg.content)
         sources = msg.metadata.get("sources") or []
+        st.markdown(chat_markdown(msg.content, has_sources=bool(sources)))
         if sources:
             with st.expander(f"Sources ({len(sources)})"):
                 st.markdown(sources_markdown(sources))

@@ -195,3 +195,15 @@ def test_every_sample_kb_article_loads_with_metadata() -> None:
         assert art.title and art.text
         if art.format != "text":
             assert art.category != "general", art.source_path
+
+
+def test_plain_text_header_lines_become_metadata_and_leave_the_body(tmp_path) -> None:
+    from support_core.kb.loaders import load_file
+
+    path = tmp_path / "note.txt"
+    path.write_text("Changing plans\nCategory: Billing\nProduct: orbitly-billing\n"
+                    "Last updated: 2026-01-02\n\nCategory: this line is body text.\n")
+    article = load_file(path)
+    assert (article.title, article.category, article.product, article.last_updated) == (
+        "Changing plans", "billing", "orbitly-billing", "2026-01-02")
+    assert "Product:" not in article.text and "this line is body text" in article.text

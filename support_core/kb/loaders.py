@@ -136,10 +136,24 @@ def _parse_markdown(name: str, data: bytes) -> dict[str, Any]:
     return {**meta, "text": post.content, "format": "markdown"}
 
 
+_TEXT_HEADER_RE = re.compile(
+    r"^(category|product|last[ _-]?updated|source[ _-]?url):\s*(\S.*?)\s*$", re.IGNORECASE
+)
+
+
 def _parse_text(name: str, data: bytes) -> dict[str, Any]:
-    text = _decode(name, data)
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return {"title": first_line[:200], "text": text, "format": "text"}
+    """First non-empty line is the title; ``Key: value`` lines right under it (category,
+    product, last updated, source url), as in an e-mail header, are the metadata."""
+    lines = _decode(name, data).splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    meta: dict[str, Any] = {}
+    end = start + 1
+    while end < len(lines) and (match := _TEXT_HEADER_RE.match(lines[end].strip())):
+        meta[re.sub(r"[ -]+", "_", match.group(1).lower())] = match.group(2)
+        end += 1
+    text = "\n".join([lines[start] if lines else "", *lines[end:]])
+    return {"title": (lines[start].strip() if lines else "")[:200], "text": text,
+            "format": "text", **meta}
 
 
 def _parse_html(name: str, data: bytes) -> dict[str, Any]:
