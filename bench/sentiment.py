@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import cpu_model, replace_section  # noqa: E402
 from support_core.config import Settings
 from support_core.models import SentimentLevel
 from support_core.sentiment import Evidence, RuleSentimentAnalyzer, SentimentThresholds
@@ -124,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(BENCHMARKS, body)
+        replace_section("sentiment", body, BENCHMARKS)
         print(f"\nWrote the sentiment section of {os.path.relpath(BENCHMARKS, Path.cwd())}")
     return 0
 
@@ -190,7 +192,7 @@ def _report_head(args: argparse.Namespace, settings: Settings,
     return [
         "## Sentiment: frustration detection (single message, no history)", "",
         f"Command: {command}",
-        f"Machine: {_cpu_model()}, {os.cpu_count()} cores (shared), {platform.system()} "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores (shared), {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}.",
         f"Frustrated (positive class): {positives}.",
         "RuleSentimentAnalyzer counts as frustrated when its level is frustrated, angry or "
@@ -198,28 +200,6 @@ def _report_head(args: argparse.Namespace, settings: Settings,
         f"threshold); frustrated_compound = {th.frustrated_compound:+.2f}, chosen on the "
         "dev/val splits.", "",
     ]
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    match = re.search(r"model name\s*:\s*(.+)", text)
-    return match.group(1).strip() if match else platform.processor() or "unknown CPU"
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace only this benchmark's section; re-read first, others edit other sections."""
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        updated = before + section + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip() + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated, encoding="utf-8")
 
 
 def _parser() -> argparse.ArgumentParser:
