@@ -180,6 +180,8 @@ def _handoffs(args: argparse.Namespace, settings: Settings) -> int:
         queue=Queue(args.queue) if args.queue else None,
         status=HandoffStatus(args.status) if args.status else None,
     )
+    if not args.status:  # by default, only what still needs a human
+        items = [h for h in items if h.status != HandoffStatus.RESOLVED]
     if args.json:
         _print_json([h.model_dump(mode="json") for h in items])
         return 0
@@ -285,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("text", nargs="?"), s.add_argument("--file", help='JSONL rows {"text": ...}')
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("handoffs", help="list tickets waiting for a human")
+    s = sub.add_parser("handoffs", help="list open handoffs (queued or claimed)")
     s.add_argument("--queue", choices=["tier1", "tier2", "manager"])
     s.add_argument("--status", choices=["queued", "claimed", "resolved"])
     s.add_argument("--json", action="store_true")

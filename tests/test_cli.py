@@ -141,6 +141,7 @@ def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
         == 0
     )
     assert run(capsys, "--data-dir", data, "resolve", handoff_id, "--agent", "ana")[0] == 0
+    assert json.loads(run(capsys, "--data-dir", data, "handoffs", "--json")[1]) == []
     assert run(capsys, "--data-dir", data, "csat", res["ticket_id"], "5")[0] == 0
     code, out, _ = run(capsys, "--data-dir", data, "metrics", "--days", "7", "--json")
     metrics = json.loads(out)
