@@ -277,7 +277,7 @@ def hits_table(hits: list[SearchHit]) -> None:
             "product": h.product,
             "dense": h.dense_score,
             "keyword (BM25)": h.bm25_score,
-            "fused (RRF)": h.fused_score,
+            "fused": h.fused_score,
             "dense rank": h.dense_rank,
             "keyword rank": h.bm25_rank,
             "text": h.text,
@@ -290,7 +290,7 @@ def hits_table(hits: list[SearchHit]) -> None:
         column_config={
             "dense": st.column_config.NumberColumn(format="%.3f"),
             "keyword (BM25)": st.column_config.NumberColumn(format="%.2f"),
-            "fused (RRF)": st.column_config.NumberColumn(format="%.4f"),
+            "fused": st.column_config.NumberColumn(format="%.4f"),
             "text": st.column_config.TextColumn(width="large"),
         },
     )

@@ -41,9 +41,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0, le=2000, description="Overlap when a section splits.")
     retrieval_k: int = Field(5, ge=1, le=50, description="Chunks handed to the responder.")
     retrieval_candidates: int = Field(50, ge=5, le=500, description="Candidates per retriever.")
+    fusion: Literal["score", "rrf"] = Field(
+        "score", description="Article fusion: normalised scores or reciprocal rank."
+    )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
-    dense_weight: float = Field(1.0, ge=0.0, le=10.0, description="RRF weight of dense ranks.")
-    bm25_weight: float = Field(1.0, ge=0.0, le=10.0, description="RRF weight of BM25 ranks.")
+    dense_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of dense.")
+    bm25_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of BM25.")
 
     # --- LLM (optional) ------------------------------------------------------------------
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL.")

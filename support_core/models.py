@@ -80,11 +80,16 @@ class SearchHit(BaseModel):
     category: str = "general"
     product: str = "general"
     source_url: str = ""
+    # On the first hit of an article (KnowledgeBase.search lists each article's best chunk
+    # first), the four retriever fields below describe the *article*: its best value over
+    # all its candidate chunks, which may come from different chunks, and its rank among
+    # articles. dense_rank == 1 therefore means "this article holds the dense top chunk".
+    # Further hits of the same article carry their own chunk's scores and chunk ranks.
     dense_score: float | None = None  # cosine similarity, None if not retrieved densely
     bm25_score: float | None = None  # raw BM25, None if not retrieved by keywords
     dense_rank: int | None = None  # 1-based
     bm25_rank: int | None = None  # 1-based
-    fused_score: float = 0.0  # reciprocal-rank fusion
+    fused_score: float = 0.0  # article fusion (Settings.fusion): 0..1 for "score", RRF for "rrf"
 
 
 class IngestStatus(str, Enum):

@@ -14,6 +14,7 @@ from support_core.confidence import (
     coverage,
     score_evidence,
 )
+from support_core.kb.fusion import FusionParams, fuse_articles
 from support_core.models import ConfidenceEvidence, SearchHit
 
 QUESTION = "How do I request a refund for a duplicate charge?"
@@ -75,6 +76,29 @@ def test_agreement_is_per_article_not_per_chunk() -> None:
     second = hit("refunds", "Refunds take 5 days.", bm25_rank=1, fused=0.02)
     second = second.model_copy(update={"chunk_id": "refunds:7"})
     assert score_evidence(QUESTION, [first, second])[1].agreement
+
+
+def chunk(article: str, n: int, *, dense: float | None = None, dense_rank: int | None = None,
+          bm25: float | None = None, bm25_rank: int | None = None) -> SearchHit:
+    return hit(article, f"{article} chunk {n}", dense=dense, dense_rank=dense_rank,
+               bm25=bm25, bm25_rank=bm25_rank).model_copy(update={"chunk_id": f"{article}:{n}"})
+
+
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_agreement_survives_top_chunks_in_different_chunks_of_one_article(fusion: str) -> None:
+    """The KB's article hits carry each article's best ranks, so one hit per article is enough."""
+    candidates = [
+        chunk("refunds", 0, dense=0.71, dense_rank=1, bm25=2.0, bm25_rank=3),
+        chunk("refunds", 1, dense=0.40, dense_rank=4, bm25=9.0, bm25_rank=1),
+        chunk("export", 0, dense=0.65, dense_rank=2, bm25=7.0, bm25_rank=2),
+        chunk("billing", 0, dense=0.50, dense_rank=3),
+    ]
+    articles = fuse_articles(candidates, FusionParams(fusion=fusion))  # type: ignore[arg-type]
+    firsts = [group[0] for group in articles]
+    assert [h.article_id for h in firsts] == ["refunds", "export", "billing"]
+    assert (firsts[0].dense_rank, firsts[0].bm25_rank) == (1, 1)
+    assert (firsts[0].dense_score, firsts[0].bm25_score) == (0.71, 9.0)
+    assert score_evidence(QUESTION, firsts)[1].agreement
 
 
 def test_evidence_reports_top_dense_and_hit_count() -> None:

@@ -157,8 +157,46 @@ def test_search_hit_fields(kb: KnowledgeBase) -> None:
     )
     assert hit.dense_rank == 1 and hit.bm25_rank == 1
     assert 0.3 < (hit.dense_score or 0) <= 1.0 and (hit.bm25_score or 0) > 0
-    expected = 2 * 1.0 / (kb.settings.rrf_k + 1)
-    assert hit.fused_score == pytest.approx(expected)
+    assert hit.fused_score == pytest.approx(1.0)  # the best article on both retrievers
+    kb.settings.fusion = "rrf"
+    hit = kb.search("how do I reset my password", k=1)[0]
+    assert hit.fused_score == pytest.approx(2 * 1.0 / (kb.settings.rrf_k + 1))
+
+
+PRINTER = art(
+    "printer",
+    "Printer help",
+    "## Paper stuck in the printer\n\nWhen a sheet gets stuck halfway through printing, open "
+    "the rear tray, pull the crumpled page out gently and close the tray before you print "
+    "again.\n\n## Panel codes\n\nCode 7731 on the panel means the firmware is outdated. "
+    "Code 7731 goes away after installing the latest firmware from the downloads page; 7731 "
+    "never affects paper handling.",
+)
+WIFI = art("wifi", "Wi-Fi setup", "Join the printer to Wi-Fi from its settings menu.")
+SPLIT_QUERY = "A sheet of paper is stuck halfway inside and the panel says 7731"
+
+
+def test_article_hit_carries_best_ranks_of_all_its_chunks(kb: KnowledgeBase) -> None:
+    """Dense and BM25 put different chunks of one article first: its hit shows both rank 1."""
+    kb.ingest_articles([PRINTER, WIFI])
+    assert len(kb.get_chunks("printer")) == 2
+    dense_top = kb.search(SPLIT_QUERY, mode="dense", k=1)[0]
+    keyword_top = kb.search(SPLIT_QUERY, mode="bm25", k=1)[0]
+    assert dense_top.article_id == keyword_top.article_id == "printer"
+    assert dense_top.chunk_id != keyword_top.chunk_id  # the situation under test
+    hit = kb.search(SPLIT_QUERY, k=1)[0]
+    assert (hit.article_id, hit.dense_rank, hit.bm25_rank) == ("printer", 1, 1)
+    assert hit.dense_score == pytest.approx(dense_top.dense_score)
+    assert hit.bm25_score == pytest.approx(keyword_top.bm25_score)
+
+
+def test_search_and_search_articles_share_one_ranking(kb: KnowledgeBase) -> None:
+    kb.ingest_articles([PRINTER, WIFI, REFUND, RESET, art("long", "Handbook", sections(3, "tray"))])
+    for query in (SPLIT_QUERY, "refund my invoice", "tray"):
+        ranked = kb.search_articles(query, k=5)
+        hits = kb.search(query, k=5)
+        assert [a for a, _ in ranked] == [h.article_id for h in hits[: len(ranked)]]
+        assert [s for _, s in ranked] == [h.fused_score for h in hits[: len(ranked)]]
 
 
 def test_each_article_first_then_more_of_the_same(kb: KnowledgeBase) -> None:

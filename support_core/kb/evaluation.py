@@ -3,7 +3,8 @@
 A corpus is ``corpus.jsonl`` rows ``{"id", "title", "text"}`` and queries are rows
 ``{"id", "query", "gold_ids": [...]}`` (queries with no gold article, i.e. unanswerable
 ones, are skipped and counted). Every run builds a fresh index in a temporary directory,
-never the app's data dir, and ranks *articles* (an article scores as its best chunk).
+never the app's data dir, and ranks *articles* with ``KnowledgeBase.search_articles``:
+the same per-article fusion that orders the hits of ``search``.
 
 Metrics, averaged over queries: recall@k = share of a query's gold articles in the top k;
 mrr@10 = 1 / rank of the first gold article; ndcg@10 with binary relevance.

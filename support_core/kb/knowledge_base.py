@@ -7,11 +7,13 @@ exact: an unchanged article is skipped without embedding anything, a changed one
 *all* its old chunks before the new ones go in, so a shrunk article leaves nothing stale.
 
 Search is hybrid. Dense (cosine over chunk vectors) and BM25 each rank
-``retrieval_candidates`` chunks under the same category/product filter; the two rankings
-are fused by weighted reciprocal rank (``rrf_k``, ``dense_weight``, ``bm25_weight``),
-ties broken by the better single rank and then the chunk id so results never flicker.
-The best chunk of each distinct article comes first, so five hits show five articles
-where five exist.
+``retrieval_candidates`` chunks under the same category/product filter; the candidates are
+then fused per *article* (``support_core.kb.fusion``): an article's dense evidence is its
+best chunk's cosine, its keyword evidence its best chunk's BM25 score, combined as a
+weighted mean of min-max normalised scores (``fusion="score"``) or by weighted reciprocal
+rank (``fusion="rrf"``). ``search`` and ``search_articles`` share that one ranking: the
+best chunk of each distinct article comes first, so five hits show five articles where
+five exist, and each such hit carries its article's best ranks and scores.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from support_core.config import Settings
 from support_core.errors import DeskpilotError, IngestError, NotFound
 from support_core.kb.bm25 import BM25Index
 from support_core.kb.chunking import chunk_article, fit_to_token_limit
+from support_core.kb.fusion import FusionParams, fuse_articles
 from support_core.kb.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file
 from support_core.models import (
     Article,
@@ -249,8 +252,14 @@ class KnowledgeBase:
         k: int = 5,
         mode: Mode = "hybrid",
     ) -> list[SearchHit]:
-        """Best chunk of each distinct article first, then further chunks of those articles."""
-        return _diversify(self._ranked(query, category, product, mode), k)
+        """Best chunk of each distinct article first, then further chunks of those articles.
+
+        The first hit of an article carries the article's evidence (its best dense and
+        BM25 rank and score over all its chunks), so confidence sees the retrievers agree
+        whenever their top chunks lie in one article, even in different chunks."""
+        articles = self._ranked_articles(query, category, product, mode)
+        rest = sorted((hit for group in articles for hit in group[1:]), key=_rest_order)
+        return ([group[0] for group in articles] + rest)[:k]
 
     def search_articles(
         self,
@@ -261,15 +270,13 @@ class KnowledgeBase:
         product: str | None = None,
         mode: Mode = "hybrid",
     ) -> list[tuple[str, float]]:
-        """Articles ranked by their best chunk's fused score (for evaluation)."""
-        seen: dict[str, float] = {}
-        for hit in self._ranked(query, category, product, mode):
-            seen.setdefault(hit.article_id, hit.fused_score)
-        return list(seen.items())[:k]
+        """Articles with their fused scores, in the very order ``search`` shows them."""
+        articles = self._ranked_articles(query, category, product, mode)
+        return [(group[0].article_id, group[0].fused_score) for group in articles[:k]]
 
-    def _ranked(
+    def _ranked_articles(
         self, query: str, category: str | None, product: str | None, mode: Mode
-    ) -> list[SearchHit]:
+    ) -> list[list[SearchHit]]:
         if not query.strip():
             return []
         category, product = _labels(category, product).values()
@@ -281,35 +288,17 @@ class KnowledgeBase:
             if mode != "dense"
             else []
         )
-        return self._fuse(catalogue, dense, keyword)
+        return fuse_articles(_chunk_hits(catalogue, dense, keyword), self._fusion_params())
+
+    def _fusion_params(self) -> FusionParams:
+        s = self.settings
+        return FusionParams(s.fusion, s.dense_weight, s.bm25_weight, s.rrf_k)
 
     def _dense(
         self, query: str, n: int, category: str | None, product: str | None
     ) -> list[tuple[str, float]]:
         vector = self.embedder.embed_query(query)
         return self.store.query(vector, n, where=where_filter(category, product))
-
-    def _fuse(
-        self,
-        catalogue: _Catalogue,
-        dense: list[tuple[str, float]],
-        keyword: list[tuple[str, float]],
-    ) -> list[SearchHit]:
-        s = self.settings
-        hits: dict[str, SearchHit] = {}
-        for retriever, ranking, weight in (
-            ("dense", dense, s.dense_weight),
-            ("bm25", keyword, s.bm25_weight),
-        ):
-            for rank, (chunk_id, score) in enumerate(ranking, start=1):
-                chunk = catalogue.chunks.get(chunk_id)
-                if chunk is None:  # written by another process since our last refresh
-                    continue
-                hit = hits.setdefault(chunk_id, _hit(chunk))
-                setattr(hit, f"{retriever}_score", score)
-                setattr(hit, f"{retriever}_rank", rank)
-                hit.fused_score += weight / (s.rrf_k + rank)
-        return sorted(hits.values(), key=_fusion_order)
 
     def _current_catalogue(self) -> _Catalogue:
         """Every chunk in memory for BM25 and hit assembly, rebuilt after any change."""
@@ -411,19 +400,26 @@ def _hit(chunk: Chunk) -> SearchHit:
     )
 
 
-def _fusion_order(hit: SearchHit) -> tuple[float, int, float, str]:
-    best_rank = min(r for r in (hit.dense_rank, hit.bm25_rank) if r is not None)
-    return (-hit.fused_score, best_rank, -(hit.dense_score or 0.0), hit.chunk_id)
+def _chunk_hits(
+    catalogue: _Catalogue,
+    dense: list[tuple[str, float]],
+    keyword: list[tuple[str, float]],
+) -> list[SearchHit]:
+    """One hit per candidate chunk, with its own rank and score from each retriever."""
+    hits: dict[str, SearchHit] = {}
+    for retriever, ranking in (("dense", dense), ("bm25", keyword)):
+        for rank, (chunk_id, score) in enumerate(ranking, start=1):
+            chunk = catalogue.chunks.get(chunk_id)
+            if chunk is None:  # written by another process since our last refresh
+                continue
+            hit = hits.setdefault(chunk_id, _hit(chunk))
+            setattr(hit, f"{retriever}_score", score)
+            setattr(hit, f"{retriever}_rank", rank)
+    return list(hits.values())
 
 
-def _diversify(ranked: Sequence[SearchHit], k: int) -> list[SearchHit]:
-    firsts: list[SearchHit] = []
-    rest: list[SearchHit] = []
-    seen: set[str] = set()
-    for hit in ranked:
-        (rest if hit.article_id in seen else firsts).append(hit)
-        seen.add(hit.article_id)
-    return (firsts + rest)[:k]
+def _rest_order(hit: SearchHit) -> tuple[float, str]:
+    return (-hit.fused_score, hit.chunk_id)
 
 
 def _labels(category: str | None, product: str | None) -> dict[str, Any]:
