@@ -359,3 +359,30 @@ def test_openai_failure_is_backend_unavailable(tmp_path: Path) -> None:
     embedder = OpenAIEmbedder(settings, client=FakeEmbeddingsAPI(fail=True))
     with pytest.raises(BackendUnavailable, match="embedding service failed"):
         embedder.embed_query("hello")
+
+
+def test_query_vectors_stay_in_memory_not_on_disk(tmp_path) -> None:
+    """Customer messages must not pile up in the on-disk embedding cache."""
+    import sqlite3
+
+    import numpy as np
+
+    from support_core.adapters.embedding_cache import CachedEmbedder
+
+    class Counting:
+        name = "counting"
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+        def embed_query(self, text):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return np.ones(3, dtype=np.float32)
+
+    cache = CachedEmbedder(Counting(), tmp_path / "cache.db")
+    cache.embed_query("my card was charged twice")
+    cache.embed_query("my card was charged twice")
+    assert Counting.calls == 1
+    rows = sqlite3.connect(tmp_path / "cache.db").execute("SELECT count(*) FROM vectors").fetchone()
+    assert rows == (0,)

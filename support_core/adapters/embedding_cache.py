@@ -2,8 +2,11 @@
 
 The key is sha256(model name + text), so re-ingesting an unchanged knowledge base, or
 one where a single paragraph changed, embeds only what is new, and switching models
-never returns a stale vector. Query vectors are cached under their own namespace
-because some models embed queries differently from documents.
+never returns a stale vector.
+
+Queries are *not* written to disk: they are customers' messages, mostly unique, and
+persisting them would grow the file without bound and keep customer text in one more
+place. A small in-process LRU covers repeats (a customer re-sending, the search page).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from support_core.ports import Embedder
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)"
 _LOOKUP_BATCH = 500  # stays below SQLite's host-parameter limit
+QUERY_CACHE_SIZE = 256
 
 
 class CachedEmbedder:
@@ -36,12 +41,23 @@ class CachedEmbedder:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self._cached(list(texts), "doc", self.inner.embed)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._cached([text], "query", lambda t: self.inner.embed_query(t[0])[None, :])[0]
+        with self._lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return vector
+        vector = self.inner.embed_query(text)
+        with self._lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vector
 
     def __getattr__(self, name: str) -> Any:
         """Anything else (``max_tokens``, ``count_tokens``, ...) is the inner embedder's."""
