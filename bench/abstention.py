@@ -33,9 +33,10 @@ import numpy as np
 from support_core.adapters.embedding_cache import CachedEmbedder
 from support_core.confidence import ANSWERABLE_THRESHOLD, combine, score_evidence
 from support_core.config import Settings
-from support_core.kb import KnowledgeBase, build_knowledge_base
+from support_core.kb import KnowledgeBase
 from support_core.kb.evaluation import load_corpus
 from support_core.models import ConfidenceEvidence, SearchHit
+from support_core.wiring import build_knowledge_base
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "techqa_rag_eval_sample"

@@ -168,7 +168,8 @@ def _quality_markdown(
 def ingest_section(data: Path, settings: Settings, machine: str) -> str:
     """ingest_paths (load, chunk, embed, cache write, Chroma write, registry) vs embed alone."""
     from support_core.adapters.embeddings_local import LocalEmbedder
-    from support_core.kb.knowledge_base import build_knowledge_base, chunk_from_row
+    from support_core.kb.knowledge_base import chunk_from_row
+    from support_core.wiring import build_knowledge_base
 
     folder = SETS["TechQA RAG-eval sample"][0]
     articles = load_corpus(data / folder / "corpus.jsonl")

@@ -46,7 +46,7 @@ def _service(settings: Settings) -> Any:
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from support_core.kb.knowledge_base import build_knowledge_base
+    from support_core.wiring import build_knowledge_base
 
     kb = build_knowledge_base(settings)
     bar = tqdm(total=0, unit="file", desc="Ingesting", file=sys.stderr, disable=args.json)
@@ -80,7 +80,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("search")
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from support_core.kb.knowledge_base import build_knowledge_base
+    from support_core.wiring import build_knowledge_base
 
     hits = build_knowledge_base(settings).search(
         args.query, category=args.category, product=args.product, k=args.k

@@ -13,13 +13,37 @@ from support_core.agent_desk import AgentDesk
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
 from support_core.intake import LLMIntake, RuleIntake
-from support_core.kb.knowledge_base import KnowledgeBase, build_knowledge_base
+from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.pipeline import Stages, SupportPipeline
-from support_core.ports import LLMClient, MemoryStore
+from support_core.ports import Embedder, LLMClient, MemoryStore
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.store import TicketStore
 from support_core.telemetry import setup_tracing, span_collector
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """Local or OpenAI-compatible, always behind the content-hash cache."""
+    from support_core.adapters.embedding_cache import CachedEmbedder
+
+    inner: Embedder
+    if settings.embedding_backend == "openai":
+        from support_core.adapters.embeddings_openai import OpenAIEmbedder
+
+        inner = OpenAIEmbedder(settings)
+    else:
+        from support_core.adapters.embeddings_local import LocalEmbedder
+
+        inner = LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
+    return CachedEmbedder(inner, settings.embedding_cache_path)
+
+
+def build_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The embedder from settings, and embedded Chroma (or a Chroma server when
+    ``SUPPORT_CHROMA_URL`` is set)."""
+    from support_core.adapters.chroma_store import ChromaStore
+
+    return KnowledgeBase(settings, build_embedder(settings), ChromaStore.from_settings(settings))
 
 
 def build_memory(settings: Settings) -> MemoryStore:

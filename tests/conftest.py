@@ -37,7 +37,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def sample_kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose Chroma index holds the sample KB (built once per session)."""
-    from support_core.kb.knowledge_base import build_knowledge_base
+    from support_core.wiring import build_knowledge_base
 
     data_dir = tmp_path_factory.mktemp("sample-kb")
     kb = build_knowledge_base(make_settings(data_dir))
@@ -49,7 +49,7 @@ def sample_kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_kb(sample_kb_dir: Path):  # type: ignore[no-untyped-def]
-    from support_core.kb.knowledge_base import build_knowledge_base
+    from support_core.wiring import build_knowledge_base
 
     return build_knowledge_base(make_settings(sample_kb_dir))
 

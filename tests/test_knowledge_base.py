@@ -12,8 +12,9 @@ from support_core.adapters.chroma_store import ChromaStore
 from support_core.adapters.embedding_cache import CachedEmbedder
 from support_core.adapters.embeddings_local import LocalEmbedder
 from support_core.errors import BackendUnavailable, IngestError, NotFound
-from support_core.kb.knowledge_base import KnowledgeBase, build_knowledge_base, expand_paths
+from support_core.kb.knowledge_base import KnowledgeBase, expand_paths
 from support_core.models import Article, IngestStatus
+from support_core.wiring import build_knowledge_base
 from tests.conftest import SAMPLE_KB, make_settings
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from support_core.adapters.memory_sqlite import (
+from support_core.errors import BackendUnavailable
+from support_core.memory import (
     Clock,
     check_limits,
     normalized,
@@ -36,7 +37,6 @@ from support_core.adapters.memory_sqlite import (
     to_micros,
     to_micros_delta,
 )
-from support_core.errors import BackendUnavailable
 from support_core.models import CustomerSummary, Message, utcnow
 
 SEQ_DIGITS = 12  # zero-padded so equal timestamps keep insertion order (members sort bytewise)

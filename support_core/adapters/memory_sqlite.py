@@ -3,8 +3,8 @@
 It mirrors the Redis adapter's semantics exactly (``tests/test_memory.py`` runs one
 contract suite against both): a session expires ``session_ttl`` after its last
 message, history keeps the last ``history_max`` messages within ``history_ttl``.
-The pure helpers below (time conversion, the summary) are shared with
-``memory_redis`` so the two cannot drift apart.
+The pure helpers (time conversion, the summary) live in ``support_core.memory``,
+shared with ``memory_redis`` so the two cannot drift apart.
 
 Concurrency: one connection guarded by a lock serves every thread of a process;
 WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` writes let several processes
@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from support_core.errors import BackendUnavailable
-from support_core.models import CustomerSummary, Message, Role, utcnow
+from support_core.memory import (
+    Clock,
+    check_limits,
+    normalized,
+    summarize,
+    to_micros,
+    to_micros_delta,
+)
+from support_core.models import CustomerSummary, Message, utcnow
 
-Clock = Callable[[], datetime]
-
-MAX_RECENT_TOPICS = 5
 BUSY_TIMEOUT_MS = 10_000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memory_sessions (
@@ -61,54 +65,6 @@ CREATE TABLE IF NOT EXISTS memory_escalations (
 );
 CREATE INDEX IF NOT EXISTS memory_escalations_time ON memory_escalations (recorded_at);
 """
-
-
-# ----------------------------------------------------------------------------- shared helpers
-def to_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken to be UTC already; aware ones are converted."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def to_micros_delta(span: timedelta) -> int:
-    """A duration in whole microseconds, without float rounding."""
-    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
-
-
-def to_micros(moment: datetime) -> int:
-    """Microseconds since the epoch: exact as a Redis score (< 2**53) and as a SQLite INTEGER."""
-    return to_micros_delta(to_utc(moment) - EPOCH)
-
-
-def normalized(message: Message) -> Message:
-    """The message as stored: its timestamp in UTC, everything else untouched."""
-    return message.model_copy(update={"timestamp": to_utc(message.timestamp)})
-
-
-def check_limits(session_ttl_seconds: float, history_ttl_days: float, history_max: int) -> None:
-    """Settings validates user input; this catches a programming slip in direct construction."""
-    if session_ttl_seconds <= 0 or history_ttl_days <= 0 or history_max < 1:
-        raise ValueError("memory TTLs and the history cap must be positive")
-
-
-def summarize(customer_id: str, history: Iterable[Message], escalations: int) -> CustomerSummary:
-    """Build the agent-facing summary from the windowed history (oldest first)."""
-    from_customer = [m for m in history if m.role == Role.CUSTOMER]
-    topics: list[str] = []
-    for message in reversed(from_customer):
-        category = message.metadata.get("category")
-        if isinstance(category, str) and category and category not in topics:
-            topics.append(category)
-        if len(topics) == MAX_RECENT_TOPICS:
-            break
-    return CustomerSummary(
-        customer_id=customer_id,
-        total_interactions=len(from_customer),
-        recent_topics=topics,
-        last_contact=from_customer[-1].timestamp if from_customer else None,
-        previous_escalations=escalations,
-    )
 
 
 # ----------------------------------------------------------------------------- adapter

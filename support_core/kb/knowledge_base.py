@@ -440,22 +440,3 @@ def _result(source: str, status: IngestStatus, article: Article, chunks: int) ->
 
 def _failed(source: str, err: DeskpilotError) -> IngestResult:
     return IngestResult(source=source, status=IngestStatus.FAILED, error=err.user_message)
-
-
-def build_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """Pick the embedder (local or OpenAI-compatible, always behind the SQLite cache) and
-    the store (embedded or HTTP Chroma) from settings."""
-    from support_core.adapters.chroma_store import ChromaStore
-    from support_core.adapters.embedding_cache import CachedEmbedder
-
-    inner: Embedder
-    if settings.embedding_backend == "openai":
-        from support_core.adapters.embeddings_openai import OpenAIEmbedder
-
-        inner = OpenAIEmbedder(settings)
-    else:
-        from support_core.adapters.embeddings_local import LocalEmbedder
-
-        inner = LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
-    embedder = CachedEmbedder(inner, settings.embedding_cache_path)
-    return KnowledgeBase(settings, embedder, ChromaStore.from_settings(settings))
