@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import random
-import re
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import cpu_model, replace_section  # noqa: E402
 from support_core.adapters.embedding_cache import CachedEmbedder
 from support_core.confidence import ANSWERABLE_THRESHOLD, combine, score_evidence
 from support_core.config import Settings
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report += f"\nTotal run time: {time.perf_counter() - started:.0f} s.\n"
     print(report)
     if not args.no_write:
-        write_section(BENCHMARKS, report)
+        replace_section("abstention", report, BENCHMARKS)
         print(f"Wrote the abstention section of {BENCHMARKS}")
     return 0
 
@@ -270,7 +271,7 @@ def _share(items: Sequence[Scored], test: Callable[[Scored], bool]) -> str:
 def _machine(args: argparse.Namespace) -> list[str]:
     import torch
 
-    cpu = _cpu_model()
+    cpu = cpu_model()
     return [
         f"Command: `.venv/bin/python bench/abstention.py --k {args.k} "
         f"--seed {args.seed}{' --cache-dir ' + str(args.cache_dir) if args.cache_dir else ''}`",
@@ -284,15 +285,6 @@ def _warm(args: argparse.Namespace) -> str:
     return " (from a warm embedding cache)" if args.cache_dir else ""
 
 
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    match = re.search(r"model name\s*:\s*(.+)", text)
-    return match.group(1).strip() if match else platform.processor() or "unknown CPU"
-
-
 def _counts(items: Sequence[Scored]) -> str:
     pos = sum(s.answerable for s in items)
     return f"{pos} answerable + {len(items) - pos} unanswerable"
@@ -300,19 +292,6 @@ def _counts(items: Sequence[Scored]) -> str:
 
 def _display(path: Path) -> str:
     return os.path.relpath(path.resolve(), ROOT)
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace only this benchmark's section; re-read first, others edit other sections."""
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        updated = before + section + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip() + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.common import machine_line, replace_section  # noqa: E402
 from support_core.config import Settings  # noqa: E402
 from support_core.kb.evaluation import evaluate_modes, load_corpus  # noqa: E402
 
@@ -64,7 +62,7 @@ def main() -> int:
         print("It lives beside the repository in ../shared/data; see ../shared/data/README.md.")
         return 2
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    machine = machine_info()
+    machine = machine_line("bench/retrieval.py")
     print(machine)
     if args.only in (None, "quality"):
         replace_section("retrieval", quality_section(args.data, settings, machine, args.cache_dir))
@@ -228,46 +226,6 @@ def _ingest_markdown(files: int, chunks: int, ingest: float, raw: float, machine
             "",
         ]
     )
-
-
-# ----------------------------------------------------------------------------- output
-def machine_info() -> str:
-    import torch
-
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
-        platform.processor() or "unknown CPU",
-    )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    command = " ".join(
-        shlex.quote(a) for a in [".venv/bin/python", "bench/retrieval.py", *sys.argv[1:]]
-    )
-    return (
-        f"Machine: {cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; "
-        f"Python {platform.python_version()}, torch {torch.__version__}. "
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `{command}`."
-    )
-
-
-def _cpuinfo() -> list[str]:
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
-
-
-def replace_section(name: str, body: str) -> None:
-    """Swap the text between <!-- name:start --> and <!-- name:end -->; append if absent."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
