@@ -45,6 +45,8 @@ case "${1:-}" in
     shift; install "[dev]"
     install_chromium
     bash .ci/start-redis.sh
+    echo "Lint (ruff) and types (mypy)..."
+    .venv/bin/ruff check --quiet . && .venv/bin/mypy
     exec .venv/bin/python -m pytest "$@" ;;
   *)
     echo "usage: ./dev.sh app | ./dev.sh test [pytest args]" >&2; exit 64 ;;

@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings(**({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
+        settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
         return COMMANDS[args.command](args, settings)
     except DeskpilotError as exc:
         print(f"error: {exc.user_message}", file=sys.stderr)

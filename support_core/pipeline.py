@@ -168,7 +168,8 @@ class SupportPipeline:
                 ticket, TicketStatus.PROCESSING, "pipeline", "Message received"
             )
         history, session, summary = self._load_memory(ticket)
-        hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), [])
+        no_hits: list[SearchHit] = []
+        hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), no_hits)
         ticket.retrieved = hits
         self._classify(ticket, text, hits, category)
         session = [*session, self._remember(ticket, text, hits)]
@@ -202,12 +203,13 @@ class SupportPipeline:
                 span.set_attribute("memory.total_interactions", summary.total_interactions)
             return history, session, summary
 
-        earlier = [m for m in ticket.messages[:-1]]
+        no_history: list[Message] = []
+        earlier = ticket.messages[:-1]
         return self._stage(
             ticket,
             "memory.load",
             load,
-            ([], earlier, CustomerSummary(customer_id=ticket.customer_id)),
+            (no_history, earlier, CustomerSummary(customer_id=ticket.customer_id)),
         )
 
     def _remember(self, ticket: Ticket, text: str, hits: list[SearchHit]) -> Message:

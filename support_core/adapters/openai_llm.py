@@ -58,7 +58,7 @@ class OpenAIChat:
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
-                messages=list(messages),
+                messages=list(messages),  # type: ignore[arg-type]
                 max_tokens=max_tokens,  # type: ignore[arg-type]
                 temperature=temperature,
                 **kwargs,
