@@ -221,3 +221,28 @@ def test_follow_ups_to_a_human_extend_the_sentiment_trail(service) -> None:
     assert "legal_threat" in pkg.sentiment_trail[-1].signals
     replies = [m for m in service.desk.conversation("cust-13", "s1") if m.role == Role.ASSISTANT]
     assert all("sentiment_level" in m.metadata for m in replies)
+
+
+def test_redis_memory_is_switched_on_by_settings_alone(service_factory) -> None:
+    """Same scenario, SUPPORT_REDIS_URL set: memory lives in a real Redis server."""
+    import os
+    import uuid
+
+    from support_core.adapters.memory_redis import RedisMemory
+
+    url = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    svc = service_factory(redis_url=url)
+    assert isinstance(svc.memory, RedisMemory)
+    customer = f"redis-{uuid.uuid4().hex[:8]}"
+    try:
+        question = "My webhooks keep failing with error WH-104, how do I fix the deliveries?"
+        svc.pipeline.process_message(customer, "s1", question)
+        second = svc.pipeline.process_message(customer, "s2", "Still failing. " + question)
+        assert second.ticket.contact_count == 2
+        assert svc.memory.get_summary(customer).total_interactions == 2
+        assert [m.role for m in svc.memory.get_session(customer, "s2")] == [
+            Role.CUSTOMER,
+            Role.ASSISTANT,
+        ]
+    finally:
+        svc.memory.forget_customer(customer)
