@@ -48,7 +48,6 @@ AVATAR = {
     Role.ASSISTANT: ":material/smart_toy:",
     Role.AGENT: ":material/support_agent:",
 }
-DEMO_PREFIX = "demo-"  # support_core.demo gives every demo customer this prefix
 FRAMED = "_deskpilot_framed"  # set by app.py for the page it is about to run
 FLASH = "_deskpilot_flash"  # a confirmation to show after the rerun an action triggers
 DEMO_NOTE = "_deskpilot_demo_note"  # what loading or removing the demo data did
@@ -223,10 +222,6 @@ def pct(value: float | None) -> str:
 def priority_badge(priority: Priority) -> str:
     """Markdown for a coloured priority badge (icons render without emoji fonts)."""
     return f":{PRIORITY_COLOR[priority]}-badge[{priority.value}]"
-
-
-def is_demo_customer(customer_id: str) -> bool:
-    return customer_id.startswith(DEMO_PREFIX)
 
 
 def sources_markdown(sources: list[dict[str, Any]]) -> str:

@@ -14,7 +14,6 @@ from pages._ui import (
     duration,
     get_service,
     hits_table,
-    is_demo_customer,
     pct,
     priority_badge,
     render_message,
@@ -56,7 +55,7 @@ def overview(handoffs: list[HandoffPackage]) -> None:
             "priority": h.priority.value,
             "queue": h.queue.value,
             "waiting": waiting(h),
-            "customer": h.customer_id + (" (demo)" if is_demo_customer(h.customer_id) else ""),
+            "customer": h.customer_id + (" (demo)" if h.is_demo else ""),
             "reason": h.reason,
             "status": h.status.value,
             "agent": h.claimed_by or "",
@@ -90,7 +89,7 @@ def sentiment_chart(h: HandoffPackage) -> None:
 def header(h: HandoffPackage) -> None:
     st.subheader(f"{h.customer_id} · {h.queue.value} queue")
     owner = f"claimed by **{h.claimed_by}**" if h.claimed_by else "waiting in the queue"
-    demo = " · :orange-badge[demo data]" if is_demo_customer(h.customer_id) else ""
+    demo = " · :orange-badge[demo data]" if h.is_demo else ""
     st.markdown(
         f"{priority_badge(h.priority)} · waiting **{waiting(h)}** · {owner} · "
         f"ticket `{h.ticket_id}`{demo}"

@@ -126,6 +126,7 @@ def build_handoff_package(
                             question=latest_question(messages, t))
     return HandoffPackage(
         ticket_id=t.ticket_id, customer_id=t.customer_id, session_id=t.session_id,
+        is_demo=t.is_demo,
         queue=decision.queue, priority=decision.priority, reason=decision.reason,
         rule=decision.rule, suggested_action=action, customer=summary.model_copy(deep=True),
         conversation=messages, sentiment_trail=trail, draft=t.draft, retrieved=t.retrieved,

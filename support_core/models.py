@@ -307,6 +307,7 @@ class HandoffPackage(BaseModel):
     draft: Draft | None
     retrieved: list[SearchHit]
     stage_errors: list[StageError] = Field(default_factory=list)
+    is_demo: bool = False
     status: HandoffStatus = HandoffStatus.QUEUED
     claimed_by: str | None = None
     claimed_at: datetime | None = None

@@ -230,3 +230,8 @@ def test_latest_question_prefers_the_conversation_then_the_subject() -> None:
         "from session"
     assert latest_question([], t) == QUESTION
     assert latest_question([], ticket(messages=[], subject="Subject line")) == "Subject line"
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_demo_flag_travels_with_the_package(demo: bool) -> None:
+    assert build_handoff_package(ticket(is_demo=demo), SUMMARY, []).is_demo is demo
