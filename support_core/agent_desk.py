@@ -23,7 +23,7 @@ from support_core.models import (
 )
 from support_core.ports import MemoryStore
 from support_core.store import TicketStore
-from support_core.validation import clean_id, clean_message
+from support_core.validation import clean_agent_name, clean_message
 
 
 class AgentDesk:
@@ -52,14 +52,14 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ agent actions
     def claim(self, handoff_id: str, agent: str) -> HandoffPackage:
-        return self.store.claim(handoff_id, clean_id(agent, "agent name"))
+        return self.store.claim(handoff_id, clean_agent_name(agent))
 
     def release(self, handoff_id: str, agent: str) -> HandoffPackage:
-        return self.store.release(handoff_id, clean_id(agent, "agent name"))
+        return self.store.release(handoff_id, clean_agent_name(agent))
 
     def reply(self, handoff_id: str, agent: str, text: str) -> Ticket:
         """Send the agent's reply (an edited draft or their own words) to the customer."""
-        agent = clean_id(agent, "agent name")
+        agent = clean_agent_name(agent)
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
         ticket = self.store.get_ticket(handoff.ticket_id)
@@ -85,7 +85,7 @@ class AgentDesk:
         return ticket
 
     def resolve(self, handoff_id: str, agent: str, note: str = "") -> Ticket:
-        agent = clean_id(agent, "agent name")
+        agent = clean_agent_name(agent)
         handoff = self._owned(handoff_id, agent)
         ticket = self.store.get_ticket(handoff.ticket_id)
         ticket = lifecycle.transition(

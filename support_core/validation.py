@@ -8,6 +8,7 @@ import unicodedata
 from support_core.errors import InputError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+_NAME = re.compile(r"^[^\W_][\w .@+'-]{0,63}$")
 
 
 def clean_message(text: object, max_chars: int) -> str:
@@ -32,6 +33,17 @@ def clean_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not _ID.match(value.strip()):
         raise InputError(f"The {what} must be 1-128 letters, digits or . _ @ + - (got {value!r}).")
     return value.strip()
+
+
+def clean_agent_name(value: object) -> str:
+    """An agent's display name: people's names have spaces and accents; markup does not."""
+    name = " ".join(value.split()) if isinstance(value, str) else ""
+    if not _NAME.match(name):
+        raise InputError(
+            "The agent name must be 1-64 letters, digits, spaces or . _ @ + ' - "
+            f"(got {value!r})."
+        )
+    return name
 
 
 def _control_share(text: str) -> float:
