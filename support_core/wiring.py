@@ -6,7 +6,7 @@ narrower builders to get one part with real backends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from support_core.agent_desk import AgentDesk
@@ -98,6 +98,9 @@ class Service:
     """Everything the app and the CLI use, built once per process."""
 
     settings: Settings
+    _intake_cache: tuple[tuple[tuple[str, ...], tuple[str, ...]], RuleIntake | LLMIntake] | None = (
+        field(default=None, init=False, repr=False)
+    )
 
     @cached_property
     def kb(self) -> KnowledgeBase:
@@ -142,9 +145,16 @@ class Service:
         return AgentDesk(self.settings, self.store, self.memory, self.outcomes)
 
     def _intake(self) -> RuleIntake | LLMIntake:
-        rules = RuleIntake(self.kb.categories(), self.kb.products())
-        use_llm = self.settings.use_llm_for(self.settings.intake_backend) and self.llm is not None
-        return LLMIntake(self.llm, rules) if use_llm and self.llm is not None else rules
+        """The intake for the KB's current categories and products; rebuilt (its keyword
+        patterns recompiled) only when an upload or deletion changes them."""
+        key = (tuple(self.kb.categories()), tuple(self.kb.products()))
+        if self._intake_cache is not None and self._intake_cache[0] == key:
+            return self._intake_cache[1]
+        rules = RuleIntake(list(key[0]), list(key[1]))
+        use_llm = self.settings.use_llm_for(self.settings.intake_backend)
+        intake = LLMIntake(self.llm, rules) if use_llm and self.llm is not None else rules
+        self._intake_cache = (key, intake)
+        return intake
 
 
 def build_service(settings: Settings | None = None) -> Service:
