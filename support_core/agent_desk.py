@@ -7,6 +7,8 @@ same chat and the AI sees it on the next contact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from support_core import lifecycle
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
@@ -21,8 +23,7 @@ from support_core.models import (
     TicketStatus,
     utcnow,
 )
-from support_core.ports import MemoryStore
-from support_core.store import TicketStore
+from support_core.ports import MemoryStore, TicketStore
 from support_core.validation import clean_agent_name, clean_message
 
 
@@ -62,48 +63,55 @@ class AgentDesk:
         agent = clean_agent_name(agent)
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
-        ticket = self.store.get_ticket(handoff.ticket_id)
         msg = Message(
             role=Role.AGENT,
             content=body,
             metadata={
-                "ticket_id": ticket.ticket_id,
+                "ticket_id": handoff.ticket_id,
                 "agent": agent,
-                "session_id": ticket.session_id,
+                "session_id": handoff.session_id,
             },
         )
-        ticket.messages.append(msg)
-        if ticket.status == TicketStatus.ESCALATED:
-            ticket = lifecycle.transition(
-                ticket, TicketStatus.AWAITING_CUSTOMER, agent, "Specialist replied"
-            )
+
+        def add_reply(ticket: Ticket) -> Ticket:  # applied to the ticket as stored now
+            ticket.messages.append(msg)
+            if ticket.status == TicketStatus.ESCALATED:
+                ticket = lifecycle.transition(
+                    ticket, TicketStatus.AWAITING_CUSTOMER, agent, "Specialist replied"
+                )
+            ticket.updated_at = utcnow()
+            return ticket
+
+        ticket = self.store.update_ticket(handoff.ticket_id, add_reply)
         if handoff.first_reply_at is None:
             self.store.mark_first_reply(handoff_id, msg.timestamp)
         self.store.append_handoff_message(ticket.ticket_id, msg)
-        self._save(ticket)
+        self.outcomes.record_ticket(ticket)
         self.memory.add_message(ticket.customer_id, ticket.session_id, msg)
         return ticket
 
     def resolve(self, handoff_id: str, agent: str, note: str = "") -> Ticket:
         agent = clean_agent_name(agent)
         handoff = self._owned(handoff_id, agent)
-        ticket = self.store.get_ticket(handoff.ticket_id)
-        ticket = lifecycle.transition(
-            ticket, TicketStatus.RESOLVED, agent, note or "Resolved by specialist"
+        ticket = self._save(
+            handoff.ticket_id,
+            lambda t: lifecycle.transition(
+                t, TicketStatus.RESOLVED, agent, note or "Resolved by specialist"
+            ),
         )
         self.store.resolve_handoff(handoff_id, agent)
-        self._save(ticket)
+        self.outcomes.record_ticket(ticket)
         return ticket
 
     # ------------------------------------------------------------------ customer actions
     def customer_confirms(self, ticket_id: str) -> Ticket:
         """The customer says the auto-reply solved it."""
-        ticket = self.store.get_ticket(ticket_id)
-        ticket = lifecycle.transition(
-            ticket, TicketStatus.RESOLVED, "customer", "Customer confirmed the answer solved it"
+        return self._save(
+            ticket_id,
+            lambda t: lifecycle.transition(
+                t, TicketStatus.RESOLVED, "customer", "Customer confirmed the answer solved it"
+            ),
         )
-        self._save(ticket)
-        return ticket
 
     def rate(self, ticket_id: str, score: int, comment: str = "") -> None:
         ticket = self.store.get_ticket(ticket_id)
@@ -122,7 +130,15 @@ class AgentDesk:
             raise InputError(f"Ticket {handoff.ticket_id} is already resolved.")
         return handoff
 
-    def _save(self, ticket: Ticket) -> None:
-        ticket.updated_at = utcnow()
-        self.store.save_ticket(ticket)
+    def _save(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        """Apply ``change`` to the ticket as stored now, under its lock (nothing another
+        writer stored meanwhile is lost), and record the outcome."""
+
+        def stamped(ticket: Ticket) -> Ticket:
+            ticket = change(ticket)
+            ticket.updated_at = utcnow()
+            return ticket
+
+        ticket = self.store.update_ticket(ticket_id, stamped)
         self.outcomes.record_ticket(ticket)
+        return ticket

@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_collection: str = Field("support_kb", description="Chroma collection name.")
     redis_url: str | None = Field(None, description="Redis URL for memory; unset = SQLite.")
+    database_url: str | None = Field(
+        None, description="postgresql://... for tickets shared by a team; unset = SQLite file."
+    )
+    database_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Wait this long for a locked database, then fail."
+    )
+    stuck_ticket_seconds: int = Field(
+        300, ge=10, description="Tickets left created/processing longer are escalated."
+    )
 
     # --- embeddings ----------------------------------------------------------------------
     embedding_backend: Literal["local", "openai"] = Field("local", description="local or openai")

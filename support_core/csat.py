@@ -2,7 +2,8 @@
 
 One outcome row per ticket (re-recording replaces it, so the pipeline can record after every
 message and the row always reflects the ticket's latest state) and at most one CSAT rating per
-ticket (re-rating replaces). Both live in the TicketStore's SQLite file.
+ticket (re-rating replaces). Both live in the TicketStore's database, behind its port: this
+module holds the rules and the arithmetic, never SQL.
 
 Metrics are computed over a real time window on the ticket's ``created_at`` (``since``
 inclusive, ``until`` exclusive): a ticket belongs to the period in which the customer first
@@ -20,20 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlite_utils import Database
 
+from support_core.adapters.ticket_store_sql import iso, iso_or_none
 from support_core.errors import InputError, NotFound
 from support_core.lifecycle import last_resolved_at, time_in_status
-from support_core.models import HandoffPackage, Role, Ticket, TicketStatus, Transition, utcnow
-from support_core.store import (
-    Migration,
-    TicketStore,
-    apply_migrations,
-    iso,
-    iso_or_none,
-    table,
-    transition_from_row,
-)
+from support_core.models import HandoffPackage, Role, Ticket, TicketStatus, utcnow
+from support_core.ports import TicketStore
 
 MAX_COMMENT_CHARS = 2000
 TOP_REASONS = 5
@@ -139,42 +132,6 @@ def _is_auto_resolved(row: dict[str, Any]) -> bool:
     return bool(row["resolved"]) and not row["was_escalated"]
 
 
-def _window(
-    column: str, since: datetime | None, until: datetime | None, include_demo: bool
-) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
-    if since:
-        clauses.append(f"{column}created_at >= ?")
-        params.append(iso(since))
-    if until:
-        clauses.append(f"{column}created_at < ?")
-        params.append(iso(until))
-    if not include_demo:
-        clauses.append(f"{column}is_demo = 0")
-    return " AND ".join(clauses), params
-
-
-def _migrate_outcomes(db: Database) -> None:
-    table(db, "outcomes").create(
-        {
-            "ticket_id": str, "customer_id": str, "resolved": int, "was_escalated": int,
-            "escalation_reason": str, "escalation_rule": str, "auto_reply_count": int,
-            "human_reply_count": int, "created_at": str, "resolved_at": str,
-            "resolution_seconds": float, "first_human_reply_seconds": float,
-            "sentiment_level": str, "is_demo": int,
-        },
-        pk="ticket_id", not_null={"customer_id", "created_at"}, if_not_exists=True,
-    )
-    table(db, "csat").create(
-        {"ticket_id": str, "score": int, "comment": str, "at": str},
-        pk="ticket_id", if_not_exists=True,
-    )
-    table(db, "outcomes").create_index(["created_at"], if_not_exists=True)
-
-
-MIGRATIONS: list[Migration] = [("csat.0001_initial", _migrate_outcomes)]
-
-
 def _outcome_row(outcome: TicketOutcome) -> dict[str, Any]:
     row = outcome.model_dump()
     row.update(
@@ -194,33 +151,37 @@ def validate_score(score: object) -> int:
 
 # ----------------------------------------------------------------------------- the store
 class OutcomeStore:
-    """Outcomes, ratings and metrics, sharing the TicketStore's database, lock and file."""
+    """Outcomes, ratings and metrics, stored through the TicketStore port."""
 
     def __init__(self, store: TicketStore | str | Path) -> None:
-        self.tickets = store if isinstance(store, TicketStore) else TicketStore(store)
-        with self.tickets.lock:
-            apply_migrations(self.tickets.db, MIGRATIONS)
+        if isinstance(store, str | Path):
+            from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.tickets.lock:
-            return list(self.tickets.db.query(sql, params))
+            store = SQLiteTicketStore(store)
+        self.tickets: TicketStore = store
+        self.tickets.prepare_outcomes()
 
     def record_outcome(self, outcome: TicketOutcome) -> TicketOutcome:
         """Store (or replace) the ticket's outcome."""
-        self.tickets.upsert_row("outcomes", _outcome_row(outcome))
+        self.tickets.record_outcome_row(_outcome_row(outcome))
         return outcome
 
     def record_ticket(self, ticket: Ticket, handoff: HandoffPackage | None = None) -> TicketOutcome:
-        """Record the ticket's outcome as it stands; the handoff (for the first human reply
-        time) is looked up in the store when not given."""
-        handoff = handoff or self.tickets.latest_handoff(ticket.ticket_id)
-        return self.record_outcome(TicketOutcome.from_ticket(ticket, handoff))
+        """Record the ticket's outcome from the ticket *as stored now* (or ``ticket`` if it is
+        newer), so two writers recording at once never leave an older outcome behind. The
+        handoff (for the first human reply time) is looked up in the store when not given."""
+
+        def derive(current: Ticket) -> dict[str, Any]:
+            found = handoff or self.tickets.latest_handoff(current.ticket_id)
+            return _outcome_row(TicketOutcome.from_ticket(current, found))
+
+        return TicketOutcome.model_validate(self.tickets.record_derived_outcome(ticket, derive))
 
     def get_outcome(self, ticket_id: str) -> TicketOutcome:
-        rows = self._rows("SELECT * FROM outcomes WHERE ticket_id = ?", [ticket_id])
-        if not rows:
+        row = self.tickets.outcome_row(ticket_id)
+        if row is None:
             raise NotFound(f"There is no outcome for ticket {ticket_id}.")
-        return TicketOutcome.model_validate(rows[0])
+        return TicketOutcome.model_validate(row)
 
     def rate(
         self, ticket_id: str, score: int, comment: str = "", at: datetime | None = None
@@ -230,14 +191,19 @@ class OutcomeStore:
             ticket_id=ticket_id, score=validate_score(score),
             comment=self._checked_comment(comment), at=at or utcnow(),
         )
-        self._require_ticket(ticket_id)
-        row = rating.model_dump() | {"at": iso(rating.at)}
-        self.tickets.upsert_row("csat", row)
+        if not self.tickets.knows_ticket(ticket_id):
+            raise NotFound(f"There is no ticket {ticket_id} to rate.")
+        self.tickets.record_rating_row(rating.model_dump() | {"at": iso(rating.at)})
         return rating
 
     def rating(self, ticket_id: str) -> CsatRating | None:
-        rows = self._rows("SELECT * FROM csat WHERE ticket_id = ?", [ticket_id])
-        return CsatRating.model_validate(rows[0]) if rows else None
+        row = self.tickets.rating_row(ticket_id)
+        return CsatRating.model_validate(row) if row else None
+
+    def ratings(self, ticket_ids: Sequence[str]) -> dict[str, CsatRating]:
+        """Ratings of many tickets in one query."""
+        rows = self.tickets.ratings(ticket_ids)
+        return {tid: CsatRating.model_validate(row) for tid, row in rows.items()}
 
     @staticmethod
     def _checked_comment(comment: str | None) -> str:
@@ -246,24 +212,11 @@ class OutcomeStore:
             raise InputError(f"Please keep the comment under {MAX_COMMENT_CHARS} characters.")
         return text
 
-    def _require_ticket(self, ticket_id: str) -> None:
-        sql = (
-            "SELECT 1 FROM outcomes WHERE ticket_id = ? "
-            "UNION ALL SELECT 1 FROM tickets WHERE ticket_id = ? LIMIT 1"
-        )
-        if not self._rows(sql, [ticket_id, ticket_id]):
-            raise NotFound(f"There is no ticket {ticket_id} to rate.")
-
     # ------------------------------------------------------------------------- metrics
     def _outcome_rows(
         self, since: datetime | None, until: datetime | None, include_demo: bool
     ) -> list[dict[str, Any]]:
-        where, params = _window("o.", since, until, include_demo)
-        sql = (
-            "SELECT o.*, c.score FROM outcomes o LEFT JOIN csat c ON c.ticket_id = o.ticket_id "
-            f"WHERE {where} ORDER BY o.created_at"
-        )
-        return self._rows(sql, params)
+        return self.tickets.outcome_rows(since, until, include_demo)
 
     def metrics(
         self,
@@ -312,24 +265,11 @@ class OutcomeStore:
         Tickets still open count their current status up to ``now``.
         """
         per_status: dict[str, list[float]] = {}
-        for trail in self._trails(since, until, include_demo).values():
+        for trail in self.tickets.trails(since, until, include_demo).values():
             for status, seconds in time_in_status(trail, now or utcnow()).items():
                 per_status.setdefault(status.value, []).append(seconds)
         ordered = [s.value for s in TicketStatus if s.value in per_status]
         return {status: sum(per_status[status]) / len(per_status[status]) for status in ordered}
-
-    def _trails(
-        self, since: datetime | None, until: datetime | None, include_demo: bool
-    ) -> dict[str, list[Transition]]:
-        where, params = _window("t.", since, until, include_demo)
-        sql = (
-            "SELECT tr.* FROM transitions tr JOIN tickets t ON t.ticket_id = tr.ticket_id "
-            f"WHERE {where} ORDER BY tr.ticket_id, tr.seq"
-        )
-        trails: dict[str, list[Transition]] = {}
-        for r in self._rows(sql, params):
-            trails.setdefault(r["ticket_id"], []).append(transition_from_row(r))
-        return trails
 
 
 def _top_reasons(escalated: list[dict[str, Any]]) -> list[EscalationReasonCount]:

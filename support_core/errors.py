@@ -4,7 +4,11 @@ DeskpilotError                 base; ``user_message`` is safe to show in the UI/
 ├── InputError                 the caller's input is wrong (empty, too long, not text)
 ├── IngestError                one knowledge-base file could not be read or parsed
 ├── BackendUnavailable         a service is down (Redis, Chroma server, LLM endpoint)
-│   └── LLMError               the LLM failed, timed out or answered nonsense
+│   ├── LLMError               the LLM failed, timed out or answered nonsense
+│   └── StorageError           the ticket database refused a write
+│       ├── StorageFull        the disk (or the database's quota) is full
+│       └── StorageBusy        the database stayed locked past the timeout
+├── ConcurrentUpdate           a ticket changed since it was read (compare-and-set lost)
 ├── NotFound                   a ticket, handoff or article id does not exist
 ├── InvalidTransition          the lifecycle refuses a status change
 └── AlreadyClaimed             another agent claimed the handoff first
@@ -38,6 +42,28 @@ class BackendUnavailable(DeskpilotError):
 
 class LLMError(BackendUnavailable):
     pass
+
+
+class StorageError(BackendUnavailable):
+    pass
+
+
+class StorageFull(StorageError):
+    def __init__(self, where: str) -> None:
+        super().__init__(f"The ticket database is full ({where}); free disk space and retry.")
+
+
+class StorageBusy(StorageError):
+    def __init__(self, where: str, seconds: float) -> None:
+        super().__init__(
+            f"The ticket database ({where}) stayed locked for {seconds:g} s; retry in a moment."
+        )
+
+
+class ConcurrentUpdate(DeskpilotError):
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"Ticket {ticket_id} was changed by someone else; reload and retry.")
+        self.ticket_id = ticket_id
 
 
 class NotFound(DeskpilotError):

@@ -281,6 +281,7 @@ class Ticket(BaseModel):
     transitions: list[Transition] = Field(default_factory=list)
     contact_count: int = 1  # contacts about this issue, counting this one
     is_demo: bool = False
+    version: int = 0  # bumped by every save; a save from a stale copy is refused (see store)
 
 
 # ----------------------------------------------------------------------------- handoff

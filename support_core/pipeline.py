@@ -12,13 +12,16 @@ truthful holding reply instead of a traceback.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from support_core import lifecycle
 from support_core.config import Settings
-from support_core.errors import DeskpilotError
+from support_core.errors import ConcurrentUpdate, DeskpilotError
 from support_core.handoff import build_handoff_package
 from support_core.models import (
     CustomerSummary,
@@ -35,15 +38,34 @@ from support_core.models import (
     TicketStatus,
     utcnow,
 )
-from support_core.ports import MemoryStore
+from support_core.ports import MemoryStore, TicketStore
 from support_core.responder import Responder
 from support_core.router import RouterThresholds, asks_for_human, route
-from support_core.store import TicketStore
 from support_core.telemetry import SpanCollector, stage_span
 from support_core.validation import clean_id, clean_message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The ticket as this run stored it before any stage ran: the run's changes are replayed onto
+# whatever is stored when it finishes (store.save_changes), so concurrent writers keep theirs.
+_OPENED: ContextVar[Ticket] = ContextVar("opened_ticket")
+# Runs for one (customer, session) in this process take turns, so two messages sent at once
+# are answered in order; the store's session lock does the same across processes.
+_SESSION_LOCKS: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = (
+    weakref.WeakValueDictionary()
+)
+_SESSION_LOCKS_GUARD = threading.Lock()
+OPEN_RETRIES = 20
+
+
+def _session_lock(customer_id: str, session_id: str) -> threading.Lock:
+    with _SESSION_LOCKS_GUARD:
+        lock = _SESSION_LOCKS.get((customer_id, session_id))
+        if lock is None:
+            lock = threading.Lock()
+            _SESSION_LOCKS[(customer_id, session_id)] = lock
+        return lock
 
 HOLDING_REPLY = (
     "Thanks for your patience. I'm handing this conversation to a support specialist, "
@@ -120,21 +142,55 @@ class SupportPipeline:
         customer_id = clean_id(customer_id, "customer id")
         session_id = clean_id(session_id, "session id")
         message = clean_message(text, self.settings.max_message_chars)
-        ticket = self._open_ticket(customer_id, session_id, message, is_demo)
-        with stage_span(
-            "pipeline.process_message",
-            **{"ticket.id": ticket.ticket_id, "customer.id": customer_id, "session.id": session_id},
-        ) as root:
-            trace_id = root.get_span_context().trace_id
-            result = self._run(ticket, message, category)
-            root.set_attribute("outcome", result.action)
+        lock = _session_lock(customer_id, session_id)
+        with lock:
+            ticket = self._open_ticket(customer_id, session_id, message, is_demo)
+            with stage_span(
+                "pipeline.process_message",
+                **{"ticket.id": ticket.ticket_id, "customer.id": customer_id,
+                   "session.id": session_id},
+            ) as root:
+                trace_id = root.get_span_context().trace_id
+                try:
+                    result = self._run(ticket, message, category)
+                except Exception as exc:  # noqa: BLE001 - the saved message must reach a human
+                    result = self._fail_visibly(ticket, exc)
+                root.set_attribute("outcome", result.action)
         self.s.store.save_spans(ticket.ticket_id, self.s.spans.pop(trace_id))
         return result
+
+    def _fail_visibly(self, ticket: Ticket, exc: Exception) -> PipelineResult:
+        """After the message is saved, any failure leaves the ticket escalated with its reason
+        and a queued handoff; if even that cannot be stored, the original error propagates."""
+        from support_core.repair import escalate_unfinished
+
+        detail = exc.user_message if isinstance(exc, DeskpilotError) else repr(exc)
+        log.error("processing %s failed after the message was saved: %s", ticket.ticket_id, detail)
+        try:
+            stored = escalate_unfinished(
+                self.s.store, ticket.ticket_id, f"Processing failed: {detail}", actor="pipeline"
+            )
+        except Exception:  # noqa: BLE001 - report the first failure, not this one
+            raise exc from None
+        return PipelineResult(ticket=stored, action="escalated", message=FAILURE_REPLY)
 
     # ------------------------------------------------------------------ ticket selection
     def _open_ticket(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
         """Continue this session's open ticket, reopen it if resolved within the window,
-        or start a new one; then save the customer's message before anything else runs."""
+        or start a new one; then save the customer's message before anything else runs.
+        All of it under the store's session lock, so simultaneous messages share one ticket."""
+        for attempt in range(OPEN_RETRIES):
+            try:
+                with self.s.store.session_lock(customer_id, session_id):
+                    ticket = self._open_locked(customer_id, session_id, text, is_demo)
+                break
+            except ConcurrentUpdate:  # a reply landed between our read and write: re-read
+                if attempt == OPEN_RETRIES - 1:
+                    raise
+        _OPENED.set(ticket.model_copy(deep=True))
+        return ticket
+
+    def _open_locked(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
         ticket = self.s.store.latest_ticket(customer_id, session_id)
         now = utcnow()
         if ticket is not None and ticket.status == TicketStatus.RESOLVED:
@@ -363,7 +419,7 @@ class SupportPipeline:
         ticket = lifecycle.transition(
             ticket, TicketStatus.AWAITING_CUSTOMER, "pipeline", "Auto-reply sent"
         )
-        self._finish(ticket, reply)
+        ticket = self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="auto_reply", message=reply.content)
 
     def _escalate(
@@ -385,19 +441,24 @@ class SupportPipeline:
         ):
             conversation = [*session] if session else list(ticket.messages)
             package = build_handoff_package(ticket, summary, conversation)
-            self.s.store.enqueue_handoff(package)
+            # A failure here is recorded; the ticket still ends escalated and the sweeper
+            # (repair.sweep) queues the missing handoff.
+            self._stage(ticket, "handoff.enqueue", lambda: self.s.store.enqueue_handoff(package),
+                        None)
         self._stage(
             ticket,
             "memory.record_escalation",
             lambda: self.s.memory.record_escalation(ticket.customer_id, ticket.ticket_id),
             None,
         )
-        self._finish(ticket, reply)
+        ticket = self._finish(ticket, reply)
         return PipelineResult(
             ticket=ticket, action="escalated", message=text, handoff_id=package.handoff_id
         )
 
-    def _finish(self, ticket: Ticket, reply: Message) -> None:
+    def _finish(self, ticket: Ticket, reply: Message) -> Ticket:
+        """Append the reply and store this run's changes on top of anything stored meanwhile
+        (an agent's reply, another message); returns the ticket as stored."""
         ticket.messages.append(reply)
         ticket.updated_at = utcnow()
         self._stage(
@@ -406,8 +467,13 @@ class SupportPipeline:
             lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, reply),
             None,
         )
-        self.s.store.save_ticket(ticket)
+        opened = _OPENED.get(None)
+        if opened is not None and opened.ticket_id == ticket.ticket_id:
+            ticket = self.s.store.save_changes(opened, ticket)
+        else:
+            self.s.store.save_ticket(ticket)
         self.s.outcomes.record_ticket(ticket)
+        return ticket
 
     # ------------------------------------------------------------------ human-handled tickets
     def _human_is_handling(self, ticket: Ticket) -> bool:
@@ -442,7 +508,7 @@ class SupportPipeline:
             content=FOLLOW_UP_REPLY,
             metadata={"ticket_id": ticket.ticket_id, "holding": True, **_readout(ticket)},
         )
-        self._finish(ticket, reply)
+        ticket = self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY)
 
 

@@ -3,13 +3,25 @@ them and only ``wiring.py`` chooses which one runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel
 
-from support_core.models import CustomerSummary, Message
+from support_core.models import (
+    CustomerSummary,
+    HandoffPackage,
+    HandoffStatus,
+    Message,
+    Queue,
+    SentimentResult,
+    Ticket,
+    TicketStatus,
+    Transition,
+)
 
 
 @runtime_checkable
@@ -95,3 +107,115 @@ class LLMClient(Protocol):
         max_tokens: int = 800,
         temperature: float = 0.2,
     ) -> LLMReply: ...
+
+
+@runtime_checkable
+class TicketStore(Protocol):
+    """Tickets, their audit trail, the handoff queue, spans, outcomes and ratings.
+
+    Adapters: ``adapters/ticket_store_sqlite.py`` (default) and ``ticket_store_postgres.py``
+    (``SUPPORT_DATABASE_URL``); one contract suite (tests/test_ticket_store_contract.py) runs
+    on both. Concurrency contract: no write is lost. ``save_ticket`` is compare-and-set on
+    ``Ticket.version`` (a stale copy raises ConcurrentUpdate); ``update_ticket`` and
+    ``save_changes`` are the safe read-change-write paths; ``claim`` has exactly one winner.
+    """
+
+    # tickets
+    def save_ticket(self, ticket: Ticket) -> None: ...
+
+    def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket: ...
+
+    def save_changes(self, base: Ticket, mine: Ticket) -> Ticket: ...
+
+    def session_lock(self, customer_id: str, session_id: str) -> AbstractContextManager[None]: ...
+
+    def get_ticket(self, ticket_id: str) -> Ticket: ...
+
+    def list_tickets(
+        self,
+        customer_id: str | None = None,
+        status: TicketStatus | str | None = None,
+        session_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[Ticket]: ...
+
+    def customer_ids(self, limit: int = 500) -> list[str]: ...
+
+    def latest_ticket(self, customer_id: str, session_id: str | None = None) -> Ticket | None: ...
+
+    def transitions(self, ticket_id: str) -> list[Transition]: ...
+
+    def stuck_tickets(self, updated_before: datetime) -> list[Ticket]: ...
+
+    def escalated_without_handoff(self) -> list[Ticket]: ...
+
+    # handoffs
+    def enqueue_handoff(self, pkg: HandoffPackage) -> HandoffPackage: ...
+
+    def get_handoff(self, handoff_id: str) -> HandoffPackage: ...
+
+    def list_handoffs(
+        self,
+        queue: Queue | str | None = None,
+        status: HandoffStatus | str | None = None,
+        claimed_by: str | None = None,
+    ) -> list[HandoffPackage]: ...
+
+    def active_handoff(self, ticket_id: str) -> HandoffPackage | None: ...
+
+    def latest_handoff(self, ticket_id: str) -> HandoffPackage | None: ...
+
+    def append_handoff_message(
+        self, ticket_id: str, message: Message, sentiment: SentimentResult | None = None
+    ) -> HandoffPackage | None: ...
+
+    def queue_counts(self) -> dict[str, dict[str, int]]: ...
+
+    def claim(self, handoff_id: str, agent: str, at: datetime | None = None) -> HandoffPackage: ...
+
+    def release(self, handoff_id: str, agent: str) -> HandoffPackage: ...
+
+    def mark_first_reply(self, handoff_id: str, at: datetime | None = None) -> HandoffPackage: ...
+
+    def resolve_handoff(
+        self, handoff_id: str, agent: str, at: datetime | None = None
+    ) -> HandoffPackage: ...
+
+    # spans
+    def save_spans(self, ticket_id: str, spans: Sequence[dict[str, Any]]) -> int: ...
+
+    def spans(self, ticket_id: str) -> list[dict[str, Any]]: ...
+
+    # outcomes and ratings (rows; csat.py holds the rules and the arithmetic)
+    def prepare_outcomes(self) -> None: ...
+
+    def record_outcome_row(self, row: dict[str, Any]) -> None: ...
+
+    def record_derived_outcome(
+        self, ticket: Ticket, derive: Callable[[Ticket], dict[str, Any]]
+    ) -> dict[str, Any]: ...
+
+    def outcome_row(self, ticket_id: str) -> dict[str, Any] | None: ...
+
+    def record_rating_row(self, row: dict[str, Any]) -> None: ...
+
+    def rating_row(self, ticket_id: str) -> dict[str, Any] | None: ...
+
+    def ratings(self, ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    def knows_ticket(self, ticket_id: str) -> bool: ...
+
+    def outcome_rows(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> list[dict[str, Any]]: ...
+
+    def trails(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> dict[str, list[Transition]]: ...
+
+    # housekeeping
+    def delete_demo_data(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...

@@ -15,10 +15,9 @@ from support_core.csat import OutcomeStore
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.pipeline import Stages, SupportPipeline
-from support_core.ports import Embedder, LLMClient, MemoryStore
+from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
-from support_core.store import TicketStore
 from support_core.telemetry import setup_tracing, span_collector
 
 
@@ -89,8 +88,16 @@ def build_sentiment(settings: Settings) -> RuleSentimentAnalyzer | LLMSentimentA
 
 
 def build_store(settings: Settings) -> TicketStore:
+    """PostgreSQL when ``SUPPORT_DATABASE_URL`` is set (a team sharing one desk), else the
+    SQLite file in the data dir."""
+    if settings.database_url:
+        from support_core.adapters.ticket_store_postgres import PostgresTicketStore
+
+        return PostgresTicketStore(settings.database_url, settings.database_timeout_seconds)
+    from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return TicketStore(settings.sqlite_path)
+    return SQLiteTicketStore(settings.sqlite_path, settings.database_timeout_seconds)
 
 
 @dataclass

@@ -75,8 +75,8 @@ def customer_worker(
         text = (ANGRY if angry else QUESTION).format(tag=tag)
         try:
             svc.pipeline.process_message(customer, session, text)
-        except DeskpilotError:
-            failed.append(tag)
+        except DeskpilotError as exc:
+            failed.append(f"{tag}: {exc.user_message}")
     return failed
 
 
