@@ -1,0 +1,278 @@
+"""One contract for every TicketStore adapter: SQLite (default) and PostgreSQL.
+
+PostgreSQL runs in a fresh database on 127.0.0.1:5432 created for each test and dropped
+after; when the server is missing these tests fail (they never skip).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from support_core import lifecycle
+from support_core.adapters.ticket_store_postgres import PostgresTicketStore
+from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
+from support_core.csat import OutcomeStore
+from support_core.errors import (
+    AlreadyClaimed,
+    BackendUnavailable,
+    ConcurrentUpdate,
+    InvalidTransition,
+    NotFound,
+)
+from support_core.models import HandoffStatus, Message, Priority, Queue, Role, TicketStatus
+from support_core.ports import TicketStore
+from support_core.repair import sweep
+from support_core.testing.postgres import fresh_database
+from tests.test_store import T0, full_ticket, package, simple_ticket
+
+S = TicketStatus
+Opener = Callable[[], TicketStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens another store on the same database (another Streamlit process, say)."""
+    opened: list[TicketStore] = []
+
+    def make(factory: Callable[[], TicketStore]) -> Opener:
+        def opener() -> TicketStore:
+            opened.append(factory())
+            return opened[-1]
+        return opener
+
+    if request.param == "sqlite":
+        yield make(lambda: SQLiteTicketStore(tmp_path / "deskpilot.db"))
+    else:
+        with fresh_database() as url:
+            yield make(lambda: PostgresTicketStore(url))
+            for store in opened:
+                store.close()
+            return
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Opener) -> TicketStore:
+    return open_store()
+
+
+def test_adapters_satisfy_the_port(store: TicketStore) -> None:
+    assert isinstance(store, TicketStore)
+
+
+# ----------------------------------------------------------------------------- tickets
+def test_ticket_round_trips_with_its_trail(store: TicketStore) -> None:
+    ticket = full_ticket()
+    store.save_ticket(ticket)
+    assert store.get_ticket(ticket.ticket_id) == ticket
+    assert store.transitions(ticket.ticket_id) == ticket.transitions
+    with pytest.raises(NotFound):
+        store.get_ticket("tkt_nope")
+
+
+def test_list_and_latest_filter_and_order(store: TicketStore) -> None:
+    a = simple_ticket("c1", "s1", minutes=0)
+    b = lifecycle.transition(simple_ticket("c1", "s2", minutes=10), S.PROCESSING)
+    c = simple_ticket("c2", "s3", minutes=20)
+    for t in (a, b, c):
+        store.save_ticket(t)
+    ids = lambda ts: [t.ticket_id for t in ts]  # noqa: E731
+    assert ids(store.list_tickets()) == [c.ticket_id, b.ticket_id, a.ticket_id]
+    assert ids(store.list_tickets(customer_id="c1", session_id="s1")) == [a.ticket_id]
+    assert ids(store.list_tickets(status="processing")) == [b.ticket_id]
+    window = store.list_tickets(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=20))
+    assert ids(window) == [b.ticket_id]
+    assert store.latest_ticket("c1") == b and store.latest_ticket("c9") is None
+    assert set(store.customer_ids()) == {"c1", "c2"}
+
+
+def test_saving_a_stale_copy_is_refused_not_silently_applied(store: TicketStore) -> None:
+    ticket = simple_ticket()
+    store.save_ticket(ticket)
+    mine, theirs = store.get_ticket(ticket.ticket_id), store.get_ticket(ticket.ticket_id)
+    theirs.messages.append(Message(role=Role.AGENT, content="their reply"))
+    store.save_ticket(theirs)
+    mine.messages.append(Message(role=Role.CUSTOMER, content="my message"))
+    with pytest.raises(ConcurrentUpdate):
+        store.save_ticket(mine)
+    assert [m.content for m in store.get_ticket(ticket.ticket_id).messages] == ["their reply"]
+
+
+def test_save_changes_keeps_what_others_stored_meanwhile(store: TicketStore) -> None:
+    ticket = lifecycle.transition(simple_ticket(), S.PROCESSING)
+    ticket.messages.append(Message(role=Role.CUSTOMER, content="first"))
+    store.save_ticket(ticket)
+    base = store.get_ticket(ticket.ticket_id)
+    mine = base.model_copy(deep=True)
+    store.update_ticket(ticket.ticket_id, lambda t: t.model_copy(update={
+        "messages": [*t.messages, Message(role=Role.CUSTOMER, content="second")]}))
+    mine.messages.append(Message(role=Role.ASSISTANT, content="reply"))
+    mine = lifecycle.transition(mine, S.AWAITING_CUSTOMER, "pipeline")
+    stored = store.save_changes(base, mine)
+    assert [m.content for m in stored.messages] == ["first", "second", "reply"]
+    assert stored.status is S.AWAITING_CUSTOMER
+    assert store.get_ticket(ticket.ticket_id) == stored
+
+
+def test_update_ticket_refused_by_the_lifecycle_changes_nothing(store: TicketStore) -> None:
+    ticket = simple_ticket()
+    store.save_ticket(ticket)
+    with pytest.raises(InvalidTransition):
+        store.update_ticket(ticket.ticket_id, lambda t: lifecycle.transition(t, S.RESOLVED))
+    assert store.get_ticket(ticket.ticket_id).status is S.CREATED
+
+
+def test_concurrent_updates_from_many_threads_all_land(open_store: Opener) -> None:
+    first = open_store()
+    ticket = simple_ticket()
+    first.save_ticket(ticket)
+    stores = [first, open_store(), open_store()]
+    barrier = threading.Barrier(6)
+
+    def add(i: int) -> None:
+        barrier.wait()
+        for j in range(5):
+            stores[i % 3].update_ticket(ticket.ticket_id, lambda t, n=f"{i}-{j}": t.model_copy(
+                update={"messages": [*t.messages, Message(role=Role.CUSTOMER, content=n)]}))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    stored = first.get_ticket(ticket.ticket_id)
+    assert sorted(m.content for m in stored.messages) == sorted(
+        f"{i}-{j}" for i in range(6) for j in range(5))
+    assert stored.version == 31
+
+
+# ----------------------------------------------------------------------------- handoffs
+def test_handoffs_queue_order_and_idempotent_enqueue(store: TicketStore) -> None:
+    low = store.enqueue_handoff(package("t1", Priority.LOW, minutes=0))
+    high = store.enqueue_handoff(package("t2", Priority.HIGH, Queue.TIER2, minutes=5))
+    again = store.enqueue_handoff(low.model_copy(update={"reason": "changed"}))
+    assert again.reason == low.reason
+    assert [h.handoff_id for h in store.list_handoffs()] == [high.handoff_id, low.handoff_id]
+    assert [h.handoff_id for h in store.list_handoffs(queue="tier2")] == [high.handoff_id]
+    assert store.queue_counts()["tier1"] == {"queued": 1, "claimed": 0}
+
+
+def test_exactly_one_of_ten_agents_wins_a_claim(open_store: Opener) -> None:
+    main = open_store()
+    pkg = main.enqueue_handoff(package())
+    stores = [open_store() for _ in range(10)]
+    barrier = threading.Barrier(10)
+    won: list[str] = []
+    lost: list[str] = []
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            won.append(stores[i].claim(pkg.handoff_id, f"agent-{i}").claimed_by or "")
+        except AlreadyClaimed as exc:
+            lost.append(exc.claimed_by)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(won) == 1 and lost == [won[0]] * 9
+    stored = main.get_handoff(pkg.handoff_id)
+    assert (stored.status, stored.claimed_by) == (HandoffStatus.CLAIMED, won[0])
+
+
+def test_release_first_reply_resolve_and_appends(store: TicketStore) -> None:
+    pkg = store.enqueue_handoff(package())
+    store.claim(pkg.handoff_id, "ann")
+    with pytest.raises(AlreadyClaimed):
+        store.release(pkg.handoff_id, "bob")
+    assert store.release(pkg.handoff_id, "ann").status is HandoffStatus.QUEUED
+    store.claim(pkg.handoff_id, "bob")
+    first = store.mark_first_reply(pkg.handoff_id, T0).first_reply_at
+    assert store.mark_first_reply(pkg.handoff_id, T0 + timedelta(hours=1)).first_reply_at == first
+    note = Message(role=Role.AGENT, content="on it")
+    assert store.append_handoff_message("tkt_1", note) is not None
+    assert store.active_handoff("tkt_1").conversation[-1] == note  # type: ignore[union-attr]
+    with pytest.raises(AlreadyClaimed):
+        store.resolve_handoff(pkg.handoff_id, "ann")
+    done = store.resolve_handoff(pkg.handoff_id, "bob")
+    assert done.status is HandoffStatus.RESOLVED and done.resolved_at is not None
+    assert store.active_handoff("tkt_1") is None
+    assert store.latest_handoff("tkt_1") == done
+
+
+# ----------------------------------------------------------------------------- spans, outcomes
+def test_spans_round_trip_once(store: TicketStore) -> None:
+    spans = [{"name": "root", "span_id": "a1", "start": "2025-01-01T00:00:00",
+              "attributes": {"k": [1, 2]}},
+             {"name": "child", "span_id": "b2", "parent_id": "a1",
+              "start": "2025-01-01T00:00:01"}]
+    store.save_spans("t1", spans)
+    store.save_spans("t1", spans)
+    stored = store.spans("t1")
+    assert [s["name"] for s in stored] == ["root", "child"]
+    assert stored[0]["attributes"] == {"k": [1, 2]} and stored[1]["parent_id"] == "a1"
+
+
+def test_outcomes_ratings_and_metrics(store: TicketStore) -> None:
+    outcomes = OutcomeStore(store)
+    ticket = full_ticket()
+    store.save_ticket(ticket)
+    stale = ticket.model_copy(deep=True)
+    store.update_ticket(ticket.ticket_id, lambda t: lifecycle.transition(
+        t, S.RESOLVED, "ann", at=T0 + timedelta(minutes=10)))
+    recorded = outcomes.record_ticket(stale)  # a slow writer: the stored ticket wins
+    assert recorded.resolved and recorded.resolution_seconds == 600
+    outcomes.rate(ticket.ticket_id, 4, "ok")
+    assert outcomes.rating(ticket.ticket_id).score == 4  # type: ignore[union-attr]
+    assert set(outcomes.ratings([ticket.ticket_id, "nope"])) == {ticket.ticket_id}
+    with pytest.raises(NotFound):
+        outcomes.rate("tkt_unknown", 3)
+    m = outcomes.metrics(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert (m.tickets, m.resolved, m.escalated, m.avg_csat_human) == (1, 1, 1, 4.0)
+    assert "escalated" in outcomes.time_in_status_summary(T0 - timedelta(days=1))
+
+
+def test_delete_demo_data_everywhere(store: TicketStore) -> None:
+    outcomes = OutcomeStore(store)
+    demo, real = full_ticket(is_demo=True), full_ticket()
+    for ticket in (demo, real):
+        store.save_ticket(ticket)
+        store.enqueue_handoff(package(ticket.ticket_id))
+        outcomes.record_ticket(ticket)
+    deleted = store.delete_demo_data()
+    assert deleted["tickets"] == 1 and deleted["handoffs"] == 1 and deleted["outcomes"] == 1
+    assert [t.ticket_id for t in store.list_tickets()] == [real.ticket_id]
+
+
+# ----------------------------------------------------------------------------- repair
+def test_sweep_escalates_stuck_tickets_and_requeues_invisible_ones(store: TicketStore) -> None:
+    stuck = lifecycle.transition(simple_ticket("c1", "s1"), S.PROCESSING, at=T0)
+    stuck.updated_at = T0
+    fresh = simple_ticket("c2", "s2")
+    fresh.updated_at = T0 + timedelta(hours=1)
+    orphan = full_ticket(customer_id="c3", session_id="s3")  # escalated, no handoff
+    for t in (stuck, fresh, orphan):
+        store.save_ticket(t)
+    report = sweep(store, 300, now=T0 + timedelta(hours=1))
+    assert report.escalated == [stuck.ticket_id]
+    assert set(report.requeued) == {orphan.ticket_id}
+    repaired = store.get_ticket(stuck.ticket_id)
+    assert repaired.status is S.ESCALATED and "over 300 s" in repaired.escalation.reason  # type: ignore[union-attr]
+    assert store.active_handoff(stuck.ticket_id) is not None
+    assert store.get_ticket(fresh.ticket_id).status is S.CREATED
+    again = sweep(store, 300, now=T0 + timedelta(hours=1))
+    assert again.escalated == [] and again.requeued == []
+
+
+def test_postgres_errors_never_show_the_password() -> None:
+    with pytest.raises(BackendUnavailable) as err:
+        PostgresTicketStore("postgresql://someone:s3cret@127.0.0.1:1/nowhere")
+    assert "s3cret" not in str(err.value) and "***" in str(err.value)
