@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._ui import FRAMED, frame, show_unexpected
+from pages._ui import FRAMED, frame, get_service, show_unexpected
+
+
+@st.cache_resource(show_spinner=False)
+def _repair_once() -> str:
+    """Once per process: tickets a crash left unfinished are escalated to a person."""
+    from support_core.repair import sweep
+
+    svc = get_service()
+    return sweep(svc.store, svc.settings.stuck_ticket_seconds).summary()
+
 
 page = frame()
 st.session_state[FRAMED] = True
 try:
+    _repair_once()
     page.run()
 except Exception as exc:  # noqa: BLE001 - e.g. a page that cannot even be imported
     show_unexpected(exc)

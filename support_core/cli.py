@@ -254,6 +254,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("repair")
+def _repair(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.repair import sweep
+
+    report = sweep(_service(settings).store, args.stuck_seconds or settings.stuck_ticket_seconds)
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        print(report.summary())
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deskpilot", description="Deskpilot support desk")
@@ -310,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("metrics", help="support metrics over the last N days")
     s.add_argument("--days", type=int, default=30), s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("repair", help="escalate stuck tickets and requeue invisible ones")
+    s.add_argument("--stuck-seconds", type=int, help="default: SUPPORT_STUCK_TICKET_SECONDS")
+    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("demo", help="load (or --remove) the labelled demo data")
     s.add_argument("--remove", action="store_true")

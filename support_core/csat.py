@@ -27,6 +27,7 @@ from support_core.errors import InputError, NotFound
 from support_core.lifecycle import last_resolved_at, time_in_status
 from support_core.models import HandoffPackage, Role, Ticket, TicketStatus, utcnow
 from support_core.ports import TicketStore
+from support_core.validation import normalize_text
 
 MAX_COMMENT_CHARS = 2000
 TOP_REASONS = 5
@@ -207,7 +208,7 @@ class OutcomeStore:
 
     @staticmethod
     def _checked_comment(comment: str | None) -> str:
-        text = (comment or "").strip()
+        text = normalize_text(comment or "").strip()
         if len(text) > MAX_COMMENT_CHARS:
             raise InputError(f"Please keep the comment under {MAX_COMMENT_CHARS} characters.")
         return text

@@ -7,15 +7,25 @@ import unicodedata
 
 from support_core.errors import InputError
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 _NAME = re.compile(r"^[^\W_][\w .@+'-]{0,63}$")
 
 
+def normalize_text(text: str) -> str:
+    """Text that can always be stored: lone surrogates (undecodable bytes from a terminal,
+    e.g. ``\udcff``) become U+FFFD and NUL characters are removed. Nothing else changes."""
+    return _SURROGATE.sub("\ufffd", text).replace("\x00", "")
+
+
 def clean_message(text: object, max_chars: int) -> str:
-    """Return the message stripped, or raise InputError saying what is wrong with it."""
+    """Return the message normalized and stripped, or raise InputError saying what is wrong."""
     if not isinstance(text, str):
         raise InputError(f"A message must be text, not {type(text).__name__}.")
-    if "\x00" in text or _control_share(text) > 0.1:
+    if text.count("\x00") > len(text) * 0.1:
+        raise InputError("This message looks like binary data, not text. Please send it as text.")
+    text = normalize_text(text)
+    if _control_share(text) > 0.1:
         raise InputError("This message looks like binary data, not text. Please send it as text.")
     cleaned = text.strip()
     if not cleaned:
