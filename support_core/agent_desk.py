@@ -95,7 +95,9 @@ class AgentDesk:
         handoff = self._owned(handoff_id, agent)
         ticket = self._save(
             handoff.ticket_id,
-            lambda t: lifecycle.transition(
+            lambda t: t  # already resolved through another handoff of the same ticket
+            if t.status == TicketStatus.RESOLVED
+            else lifecycle.transition(
                 t, TicketStatus.RESOLVED, agent, note or "Resolved by specialist"
             ),
         )

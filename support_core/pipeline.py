@@ -26,6 +26,7 @@ from support_core.handoff import build_handoff_package
 from support_core.models import (
     CustomerSummary,
     Draft,
+    HandoffPackage,
     HandoffStatus,
     Message,
     PipelineResult,
@@ -443,8 +444,9 @@ class SupportPipeline:
             package = build_handoff_package(ticket, summary, conversation)
             # A failure here is recorded; the ticket still ends escalated and the sweeper
             # (repair.sweep) queues the missing handoff.
-            self._stage(ticket, "handoff.enqueue", lambda: self.s.store.enqueue_handoff(package),
-                        None)
+            queued = self._stage(ticket, "handoff.enqueue", lambda: self._enqueue(package), None)
+            if queued is not None:
+                package = queued
         self._stage(
             ticket,
             "memory.record_escalation",
@@ -455,6 +457,16 @@ class SupportPipeline:
         return PipelineResult(
             ticket=ticket, action="escalated", message=text, handoff_id=package.handoff_id
         )
+
+    def _enqueue(self, package: HandoffPackage) -> HandoffPackage:
+        """Queue the handoff; if another process escalated this ticket meanwhile, add this
+        message to the open handoff instead of queuing a second one."""
+        stored, queued = self.s.store.enqueue_handoff_once(package)
+        if not queued:
+            latest = package.conversation[-1:] or []
+            for message in latest:
+                self.s.store.append_handoff_message(package.ticket_id, message)
+        return self.s.store.get_handoff(stored.handoff_id)
 
     def _finish(self, ticket: Ticket, reply: Message) -> Ticket:
         """Append the reply and store this run's changes on top of anything stored meanwhile

@@ -353,6 +353,15 @@ class SqlTicketStore:
             self._exec(insert_sql("handoffs", row, "ON CONFLICT DO NOTHING"), list(row.values()))
         return self.get_handoff(pkg.handoff_id)
 
+    def enqueue_handoff_once(self, pkg: HandoffPackage) -> tuple[HandoffPackage, bool]:
+        """Queue ``pkg`` unless its ticket already has an open handoff (two processes
+        escalating the same ticket at once); returns (the open handoff, queued now?)."""
+        with self.transaction(lock=f"ticket:{pkg.ticket_id}"):
+            active = self.active_handoff(pkg.ticket_id)
+            if active is not None:
+                return active, False
+            return self.enqueue_handoff(pkg), True
+
     def get_handoff(self, handoff_id: str) -> HandoffPackage:
         rows = self._rows(f"SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE handoff_id = ?",
                           [handoff_id])

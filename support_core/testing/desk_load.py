@@ -8,8 +8,8 @@ model, and the knowledge base is ingested once (:func:`prepare_kb`) and only rea
 
 from __future__ import annotations
 
-import os
 import random
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +52,36 @@ def build(settings: dict[str, Any]) -> Any:
     from support_core.wiring import build_service
 
     return build_service(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
+
+
+SMALL_KB = ("api-authentication-api-keys.md", "api-error-codes.md",
+            "account-reset-password.md", "account-support-sla.md")
+
+
+def small_kb(into: Path) -> Path:
+    """A copy of four sample articles: enough to answer and to escalate, quick to ingest."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in SMALL_KB:
+        shutil.copy(SAMPLE_KB / name, into / name)
+    return into
+
+
+def run_load(
+    settings: dict[str, Any], processes: int, threads: int, operations: int, seed: int = 7,
+    customers: Sequence[str] = ("cust-a", "cust-b"), sessions: Sequence[str] = ("s1", "s2"),
+) -> tuple[list[LoadReport], float]:
+    """The mixed load from ``processes`` spawned processes x ``threads`` threads; returns the
+    reports and the seconds from the common start to the last worker's end."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 8  # every process has imported and built its service by then
+    jobs = [(settings, f"p{p}", list(customers), list(sessions), operations, seed + p, start_at,
+             threads) for p in range(processes)]
+    with ctx.Pool(processes) as pool:
+        results = pool.starmap(mixed_worker, jobs)
+    elapsed = time.time() - start_at
+    return [r for rs in results for r in rs], elapsed
 
 
 def prepare_kb(settings: dict[str, Any]) -> int:
@@ -111,16 +141,36 @@ class LoadReport:
 
 def mixed_worker(
     settings: dict[str, Any], worker: str, customers: Sequence[str], sessions: Sequence[str],
-    operations: int, seed: int, start_at: float = 0.0,
-) -> LoadReport:
+    operations: int, seed: int, start_at: float = 0.0, threads: int = 1,
+) -> list[LoadReport]:
+    """One process of the load: ``threads`` threads sharing one Service (as Streamlit serves
+    browser sessions), each doing ``operations`` random actions (see :func:`mixed_ops`)."""
+    import threading
+
+    svc = build(settings)
+    reports = [LoadReport() for _ in range(threads)]
+    _wait(start_at)
+    runners = [
+        threading.Thread(target=mixed_ops, args=(svc, f"{worker}t{i}", customers, sessions,
+                                                 operations, seed * 100 + i, reports[i]))
+        for i in range(threads)
+    ]
+    for t in runners:
+        t.start()
+    for t in runners:
+        t.join()
+    return reports
+
+
+def mixed_ops(
+    svc: Any, worker: str, customers: Sequence[str], sessions: Sequence[str], operations: int,
+    seed: int, report: LoadReport,
+) -> None:
     """``operations`` random actions on a shared desk: customer messages into shared sessions,
-    claims, agent replies and resolves. Expected failures (claimed by someone else, already
+    claims, agent replies and resolves. Expected refusals (claimed by someone else, already
     resolved) are part of the load; anything else is reported as an error."""
     rng = random.Random(seed)
-    svc = build(settings)
-    report = LoadReport()
     agent = f"agent {worker}"
-    _wait(start_at)
     for i in range(operations):
         kind = rng.choices(["message", "claim", "reply", "resolve"], [5, 2, 2, 1])[0]
         tag = f"{worker}-{i}"
@@ -128,8 +178,8 @@ def mixed_worker(
             if kind == "message":
                 customer, session = rng.choice(customers), rng.choice(sessions)
                 text = (ANGRY if rng.random() < 0.5 else QUESTION).format(tag=tag)
-                svc.pipeline.process_message(customer, session, text)
                 report.sent.setdefault(f"{customer}/{session}", []).append(tag)
+                svc.pipeline.process_message(customer, session, text)
             else:
                 _agent_action(svc, report, kind, agent, tag, rng)
         except (AlreadyClaimed, DeskpilotError) as exc:
@@ -138,7 +188,6 @@ def mixed_worker(
         except Exception as exc:  # noqa: BLE001 - an unexpected crash is a finding to report
             report.errors.append(f"{kind}: {exc!r}")
         report.operations += 1
-    return report
 
 
 def _agent_action(svc: Any, report: LoadReport, kind: str, agent: str, tag: str,
@@ -155,8 +204,12 @@ def _agent_action(svc: Any, report: LoadReport, kind: str, agent: str, tag: str,
         return
     pkg = rng.choice(mine)
     if kind == "reply":
-        svc.desk.reply(pkg.handoff_id, agent, f"Agent reply {tag}")
         report.replies.append(tag)
+        try:
+            svc.desk.reply(pkg.handoff_id, agent, f"Agent reply {tag}")
+        except DeskpilotError:
+            report.replies.remove(tag)  # refused (e.g. resolved meanwhile): nothing to find
+            raise
     else:
         svc.desk.resolve(pkg.handoff_id, agent)
         report.resolved.append(pkg.handoff_id)
@@ -174,7 +227,8 @@ def check_desk(svc: Any, reports: Sequence[LoadReport]) -> list[str]:
     problems: list[str] = []
     stored_customer: dict[str, list[str]] = {}
     stored_agent: list[str] = []
-    for ticket in svc.store.list_tickets(limit=100_000):
+    tickets = svc.store.list_tickets(limit=100_000)
+    for ticket in sorted(tickets, key=lambda t: t.created_at):
         key = f"{ticket.customer_id}/{ticket.session_id}"
         for m in ticket.messages:
             tag = m.content.rsplit(" ", 1)[-1]
@@ -232,6 +286,3 @@ def _illegal(ticket: Any, lifecycle: Any) -> list[str]:
         problems.append(f"{ticket.ticket_id}: left in {ticket.status.value}")
     return problems
 
-
-def pid() -> int:
-    return os.getpid()
