@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 _CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
 
@@ -128,11 +128,56 @@ class Role(str, Enum):
     SYSTEM = "system"
 
 
+class MessageMetadata(BaseModel):
+    """What the stages attach to a message. The keys written today are typed fields; other
+    keys are allowed (``extra="allow"``), so a module can add its own without a migration.
+
+    Stored JSON is the same as the plain dict it replaced: only keys that were set are
+    written, and old rows load unchanged. Dict-style access (``get``, ``[]``, ``in``,
+    ``update``) keeps working for callers written against the dict.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    ticket_id: str | None = None
+    session_id: str | None = None
+    category: str | None = None  # intake category of a customer message
+    topic_articles: list[str] | None = None  # top KB articles it retrieved (same-issue test)
+    sources: list[dict[str, Any]] | None = None  # cited articles of an AI reply
+    confidence: float | None = None  # readout under a reply
+    sentiment_level: str | None = None
+    frustration: float | None = None
+    holding: bool | None = None  # a holding reply while a human takes over
+    agent: str | None = None  # the human agent who wrote it
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.model_fields_set
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self else default
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
 class Message(BaseModel):
     role: Role
     content: str
     timestamp: datetime = Field(default_factory=utcnow)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MessageMetadata = Field(default_factory=MessageMetadata)
+
+    @field_serializer("metadata")
+    def _only_set_keys(self, metadata: MessageMetadata) -> dict[str, Any]:
+        return metadata.as_dict()
 
 
 class CustomerSummary(BaseModel):

@@ -29,6 +29,7 @@ from support_core.models import (
     HandoffPackage,
     HandoffStatus,
     Message,
+    MessageMetadata,
     PipelineResult,
     Role,
     SearchHit,
@@ -528,7 +529,7 @@ def _topic_articles(hits: list[SearchHit], n: int = 3) -> list[str]:
     return list(dict.fromkeys(h.article_id for h in hits))[:n]
 
 
-def _same_issue(earlier: dict[str, Any], current: dict[str, Any]) -> bool:
+def _same_issue(earlier: MessageMetadata, current: MessageMetadata) -> bool:
     before, now = set(earlier.get("topic_articles") or ()), set(current.get("topic_articles") or ())
     if before and now:
         return bool(before & now)
