@@ -21,29 +21,16 @@ import pytest
 from support_core.models import Role
 from support_core.testing import desk_load
 from support_core.testing.fake_openai import FakeOpenAIServer
-from support_core.testing.postgres import fresh_database
 
 pytestmark = pytest.mark.timeout(240)
 TRIALS = 10
 
 
-@pytest.fixture(scope="module")
-def embed_server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(lambda request: "unused") as server:
-        yield server
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path, embed_server: FakeOpenAIServer,
-         ) -> Iterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        settings = desk_load.desk_settings(tmp_path / "desk", embed_server.base_url)
-        desk_load.prepare_kb(settings)
-        yield settings
-        return
-    with fresh_database() as url:
-        settings = desk_load.desk_settings(tmp_path / "desk", embed_server.base_url, url)
-        desk_load.prepare_kb(settings)
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with FakeOpenAIServer(lambda request: "unused") as server, desk_load.ready_desk(
+        request.param, tmp_path / "desk", server.base_url
+    ) as settings:
         yield settings
 
 

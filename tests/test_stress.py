@@ -15,33 +15,18 @@ import pytest
 
 from support_core.testing import desk_load
 from support_core.testing.fake_openai import FakeOpenAIServer
-from support_core.testing.postgres import fresh_database
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.redis]
 REDIS_URL = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PROCESSES, THREADS, OPERATIONS = 3, 2, 90  # 540 operations
 
 
-@pytest.fixture(scope="module")
-def embed_server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(lambda request: "unused") as server:
-        yield server
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path, embed_server: FakeOpenAIServer,
-         ) -> Iterator[dict[str, Any]]:
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     kb = desk_load.small_kb(tmp_path / "kb")
-    if request.param == "sqlite":
-        settings = desk_load.desk_settings(tmp_path / "d", embed_server.base_url,
-                                           redis_url=REDIS_URL, kb_dir=kb)
-        desk_load.prepare_kb(settings)
-        yield settings
-        return
-    with fresh_database() as url:
-        settings = desk_load.desk_settings(tmp_path / "d", embed_server.base_url, url,
-                                           redis_url=REDIS_URL, kb_dir=kb)
-        desk_load.prepare_kb(settings)
+    with FakeOpenAIServer(lambda request: "unused") as server, desk_load.ready_desk(
+        request.param, tmp_path / "d", server.base_url, REDIS_URL, kb
+    ) as settings:
         yield settings
 
 

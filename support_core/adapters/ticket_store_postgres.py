@@ -98,6 +98,10 @@ class PostgresTicketStore(SqlTicketStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         return self.conn.execute(to_pyformat(sql), params).fetchall()  # type: ignore[arg-type,return-value]
 
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self.conn
+
     def _begin(self) -> None:
         self.conn.execute("BEGIN")
 

@@ -181,6 +181,11 @@ class SqlTicketStore:
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    @property
+    def connection(self) -> Any:
+        """The driver connection (sqlite3 or psycopg), for modules adding their own tables."""
+        raise NotImplementedError
+
     def _begin(self) -> None:
         raise NotImplementedError
 
@@ -220,7 +225,8 @@ class SqlTicketStore:
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Any]:
-        """One transaction (nested calls join the outer one) holding the named ``lock``."""
+        """One transaction (nested calls join the outer one) holding the named ``lock``;
+        yields the driver connection."""
         with self.lock:
             outer = self._depth == 0
             if outer:
@@ -229,7 +235,7 @@ class SqlTicketStore:
             try:
                 if lock:
                     self._guard(lambda: self._lock(lock))
-                yield self
+                yield self.connection
             except BaseException:
                 self._depth -= 1
                 if outer:

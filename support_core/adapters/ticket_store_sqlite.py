@@ -151,6 +151,10 @@ class SQLiteTicketStore(SqlTicketStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self.db.conn
+
     def _begin(self) -> None:
         self.db.conn.execute("BEGIN IMMEDIATE")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,22 @@ def run_load(
         results = pool.starmap(mixed_worker, jobs)
     elapsed = time.time() - start_at
     return [r for rs in results for r in rs], elapsed
+
+
+@contextmanager
+def ready_desk(
+    backend: str, data_dir: Path, embed_url: str, redis_url: str | None = None,
+    kb_dir: Path | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Settings for a desk on ``backend`` ("sqlite" or "postgres": a fresh database, dropped
+    afterwards) with the knowledge base already ingested."""
+    from support_core.testing.postgres import fresh_database
+
+    database = fresh_database() if backend == "postgres" else nullcontext(None)
+    with database as url:
+        settings = desk_settings(data_dir, embed_url, url, redis_url=redis_url, kb_dir=kb_dir)
+        prepare_kb(settings)
+        yield settings
 
 
 def prepare_kb(settings: dict[str, Any]) -> int:
