@@ -7,9 +7,9 @@ copy back whole would erase those. Instead the run's *changes* since it read the
 
 * append-only lists (messages, stage errors, the sentiment trail) keep everything both sides
   added; a message the writer edited in place (e.g. metadata added) is edited in the result;
-* transitions are replayed through the lifecycle rules from the *current* status, and a move
-  the lifecycle refuses there is dropped: e.g. an auto-reply finishing after a human took the
-  ticket does not pull it back out of ``escalated``;
+* transitions are replayed from the *current* status (see :func:`replay_transitions`): an
+  auto-reply finishing after a human took the ticket does not pull it out of ``escalated``,
+  while an escalation always lands;
 * every other field takes the writer's value if the writer changed it, else the stored one.
 """
 
@@ -41,11 +41,18 @@ def merge_messages(
 def replay_transitions(
     current: Ticket, added: list[Transition]
 ) -> tuple[list[Transition], TicketStatus]:
-    """``current``'s trail plus the moves in ``added`` that the lifecycle allows from where the
-    stored ticket is now; returns (trail, status)."""
+    """``current``'s trail plus the moves in ``added`` that still apply; returns (trail, status).
+
+    A move applies when it continues from the current status, or when it escalates and the
+    lifecycle allows that from the current status (a reason to reach a human never expires).
+    Any other move is dropped: e.g. an auto-reply's ``processing -> awaiting_customer`` onto a
+    ticket another writer escalated meanwhile would read as ``escalated -> awaiting_customer``
+    (a specialist's reply) and take the ticket from the human."""
     trail, status = list(current.transitions), current.status
     for step in added:
-        if step.to_status == status or not lifecycle.can_transition(status, step.to_status):
+        applies = step.from_status == status or step.to_status is TicketStatus.ESCALATED
+        if (step.to_status == status or not applies
+                or not lifecycle.can_transition(status, step.to_status)):
             continue
         if not trail:
             trail = [Transition(from_status=None, to_status=TicketStatus.CREATED,
