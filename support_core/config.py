@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     chroma_collection: str = Field("support_kb", description="Chroma collection name.")
     redis_url: str | None = Field(None, description="Redis URL for memory; unset = SQLite.")
     database_url: str | None = Field(
-        None, description="postgresql://... for tickets shared by a team; unset = SQLite file."
+        None,
+        description="postgresql://... for tickets shared by a team; unset = SQLite file.",
+        repr=False,  # it may hold a password
     )
     database_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="Wait this long for a locked database, then fail."

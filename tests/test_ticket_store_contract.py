@@ -273,6 +273,19 @@ def test_sweep_escalates_stuck_tickets_and_requeues_invisible_ones(store: Ticket
 
 
 def test_postgres_errors_never_show_the_password() -> None:
+    from support_core.config import Settings
+
     with pytest.raises(BackendUnavailable) as err:
         PostgresTicketStore("postgresql://someone:s3cret@127.0.0.1:1/nowhere")
     assert "s3cret" not in str(err.value) and "***" in str(err.value)
+    settings = Settings(_env_file=None, database_url="postgresql://u:s3cret@db/x")  # type: ignore[call-arg]
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
+
+
+def test_postgres_store_shows_only_the_masked_url() -> None:
+    with fresh_database() as url:
+        parts = url.split("@", 1)
+        with_password = parts[0] + ":pw-not-needed@" + parts[1]  # trust auth ignores it
+        store = PostgresTicketStore(with_password)
+        assert "pw-not-needed" not in store.url + store.where_label
+        store.close()
