@@ -50,12 +50,22 @@ fi
 VERSION="$(ls /usr/lib/postgresql | sort -V | tail -1)"
 CLUSTER=deskpilot
 if command -v pg_lsclusters >/dev/null 2>&1; then
-    if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$VERSION $CLUSTER"; then
+    # Debian's package starts cluster "main" on 5432 with password auth: trust 127.0.0.1 there.
+    EXISTING="$(pg_lsclusters -h | awk -v p="$PORT" '$3 == p {print $1" "$2; exit}')"
+    if [ -n "$EXISTING" ]; then
+        set -- $EXISTING
+        HBA="/etc/postgresql/$1/$2/pg_hba.conf"
+        if ! as_root grep -q '^host all all 127.0.0.1/32 trust' "$HBA"; then
+            echo "Trusting local TCP connections in $HBA (cluster $1/$2 on port $PORT)..."
+            as_root sed -i '1i host all all 127.0.0.1/32 trust' "$HBA"
+        fi
+        as_root pg_ctlcluster "$1" "$2" start 2>/dev/null || as_root pg_ctlcluster "$1" "$2" reload
+    else
         echo "Creating cluster $VERSION/$CLUSTER on port $PORT (trust auth for local TCP)..."
         as_root pg_createcluster "$VERSION" "$CLUSTER" -p "$PORT" -- --auth-host=trust \
             --auth-local=trust >/dev/null
+        as_root pg_ctlcluster "$VERSION" "$CLUSTER" start || true
     fi
-    as_root pg_ctlcluster "$VERSION" "$CLUSTER" start || true
 else
     DATA=/tmp/deskpilot-postgres
     BIN="/usr/lib/postgresql/$VERSION/bin"
