@@ -94,12 +94,7 @@ class AgentDesk:
         agent = clean_agent_name(agent)
         handoff = self._owned(handoff_id, agent)
         ticket = self._save(
-            handoff.ticket_id,
-            lambda t: t  # already resolved through another handoff of the same ticket
-            if t.status == TicketStatus.RESOLVED
-            else lifecycle.transition(
-                t, TicketStatus.RESOLVED, agent, note or "Resolved by specialist"
-            ),
+            handoff.ticket_id, lambda t: _resolved(t, agent, note or "Resolved by specialist")
         )
         self.store.resolve_handoff(handoff_id, agent)
         self.outcomes.record_ticket(ticket)
@@ -144,3 +139,26 @@ class AgentDesk:
         ticket = self.store.update_ticket(ticket_id, stamped)
         self.outcomes.record_ticket(ticket)
         return ticket
+
+
+def _resolved(ticket: Ticket, agent: str, reason: str) -> Ticket:
+    """The ticket resolved by ``agent``, from whatever status it is stored in now.
+
+    A handoff is queued a moment before the pipeline stores the ticket as escalated, so a
+    quick agent can resolve a ticket still stored as created/processing/reopened: it is moved
+    through ``escalated`` (the specialist took it over) to keep the trail legal. Already
+    resolved (through another handoff of the same ticket) is left as it is.
+    """
+    path = {
+        TicketStatus.CREATED: [TicketStatus.PROCESSING, TicketStatus.ESCALATED],
+        TicketStatus.PROCESSING: [TicketStatus.ESCALATED],
+        TicketStatus.REOPENED: [TicketStatus.ESCALATED],
+        TicketStatus.RESOLVED: [],
+    }.get(ticket.status)
+    if path is None:  # awaiting_customer or escalated: resolved directly
+        return lifecycle.transition(ticket, TicketStatus.RESOLVED, agent, reason)
+    if not path and ticket.status == TicketStatus.RESOLVED:
+        return ticket
+    for step in path:
+        ticket = lifecycle.transition(ticket, step, agent, "Specialist took the ticket over")
+    return lifecycle.transition(ticket, TicketStatus.RESOLVED, agent, reason)

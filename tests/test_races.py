@@ -115,3 +115,32 @@ def test_four_processes_writing_one_session_lose_nothing(desk: dict[str, Any]) -
     assert len(tickets) == 1
     for job in jobs:  # each process's messages in the order it sent them
         assert [t for t in stored if t in set(job[3])] == job[3]
+
+
+def test_an_agent_resolving_before_the_pipeline_stored_the_escalation(
+    desk: dict[str, Any],
+) -> None:
+    """The handoff is queued a moment before the ticket is stored as escalated; a quick agent
+    resolving in that moment must not fail, and the trail stays legal."""
+    from support_core import lifecycle
+    from support_core.models import Ticket, TicketStatus
+
+    svc = desk_load.build(desk)
+    for status in (TicketStatus.CREATED, TicketStatus.PROCESSING, TicketStatus.REOPENED):
+        ticket = lifecycle.transition(Ticket(customer_id="c", session_id=status.value),
+                                      TicketStatus.CREATED)
+        if status is not TicketStatus.CREATED:
+            ticket = lifecycle.transition(ticket, TicketStatus.PROCESSING)
+        if status is TicketStatus.REOPENED:
+            for step in (TicketStatus.AWAITING_CUSTOMER, TicketStatus.RESOLVED, status):
+                ticket = lifecycle.transition(ticket, step)
+        svc.store.save_ticket(ticket)
+        from tests.test_store import package
+
+        pkg = svc.store.enqueue_handoff(package(ticket.ticket_id))
+        svc.desk.claim(pkg.handoff_id, "Ann")
+        done = svc.desk.resolve(pkg.handoff_id, "Ann")
+        assert done.status is TicketStatus.RESOLVED
+        trail = svc.store.transitions(ticket.ticket_id)
+        assert all(lifecycle.can_transition(a.to_status, b.to_status)
+                   for a, b in zip(trail, trail[1:], strict=False))
