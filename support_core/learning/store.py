@@ -1,0 +1,112 @@
+"""This package's tables, on the TicketStore's database (added through its migrations list,
+as ``csat`` does). All SQL of the learning loop lives here, so moving the ticket store to
+another backend means porting this one module.
+
+* ``resolutions``  one row per human-resolved ticket (the full record as JSON)
+* ``gap_state``    a gap's status once someone acted on it (published / dismissed)
+* ``feedback_pairs`` human-verified (question, article) positives for retrieval
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from support_core.learning.records import FeedbackPair, GapStatus, Resolution
+from support_core.store import Migration, TicketStore, apply_migrations, iso, table
+
+
+def _initial(db: Database) -> None:
+    table(db, "resolutions").create(
+        {"ticket_id": str, "handoff_id": str, "resolved_at": str, "is_demo": int, "json": str},
+        pk="ticket_id", not_null={"json"}, if_not_exists=True,
+    )
+    table(db, "gap_state").create(
+        {"gap_id": str, "status": str, "title": str, "article_id": str, "ticket_ids": str,
+         "actor": str, "at": str},
+        pk="gap_id", if_not_exists=True,
+    )
+    table(db, "feedback_pairs").create(
+        {"id": int, "question": str, "article_id": str, "source": str, "ticket_id": str,
+         "agent": str, "rank_before": int, "at": str},
+        pk="id", not_null={"question", "article_id", "source"}, if_not_exists=True,
+    )
+    table(db, "feedback_pairs").create_index(
+        ["question", "article_id"], unique=True, if_not_exists=True
+    )
+
+
+MIGRATIONS: list[Migration] = [("learning.0001_initial", _initial)]
+
+
+class LearningStore:
+    """Resolutions, gap states and feedback pairs, sharing the TicketStore's file and lock."""
+
+    def __init__(self, tickets: TicketStore) -> None:
+        self.tickets = tickets
+        with tickets.lock:
+            apply_migrations(tickets.db, MIGRATIONS)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.tickets.lock:
+            return list(self.tickets.db.query(sql, params))
+
+    # ------------------------------------------------------------------ resolutions
+    def save_resolution(self, res: Resolution) -> None:
+        """One row per ticket: a reopened ticket resolved again replaces its record."""
+        row = {
+            "ticket_id": res.ticket_id, "handoff_id": res.handoff_id,
+            "resolved_at": iso(res.resolved_at), "is_demo": int(res.is_demo),
+            "json": res.model_dump_json(exclude={"csat"}),
+        }
+        self.tickets.upsert_row("resolutions", row)
+
+    def resolutions(self, since: datetime | None = None) -> list[Resolution]:
+        """Oldest first."""
+        where, params = ("resolved_at >= ?", [iso(since)]) if since else ("1", [])
+        sql = f"SELECT json FROM resolutions WHERE {where} ORDER BY resolved_at, rowid"
+        return [Resolution.model_validate_json(r["json"]) for r in self._rows(sql, params)]
+
+    def resolution(self, ticket_id: str) -> Resolution | None:
+        rows = self._rows("SELECT json FROM resolutions WHERE ticket_id = ?", [ticket_id])
+        return Resolution.model_validate_json(rows[0]["json"]) if rows else None
+
+    # ------------------------------------------------------------------ gaps
+    def set_gap_state(
+        self, gap_id: str, status: GapStatus, *, ticket_ids: Sequence[str], title: str = "",
+        article_id: str | None = None, actor: str = "", at: datetime,
+    ) -> None:
+        row = {
+            "gap_id": gap_id, "status": status.value, "title": title, "article_id": article_id,
+            "ticket_ids": json.dumps(list(ticket_ids)), "actor": actor, "at": iso(at),
+        }
+        self.tickets.upsert_row("gap_state", row, pk="gap_id")
+
+    def gap_states(self) -> dict[str, dict[str, Any]]:
+        rows = self._rows("SELECT * FROM gap_state")
+        return {r["gap_id"]: {**r, "ticket_ids": json.loads(r["ticket_ids"] or "[]")}
+                for r in rows}
+
+    # ------------------------------------------------------------------ feedback pairs
+    def add_pair(self, pair: FeedbackPair) -> bool:
+        """Store a pair; the same (question, article) twice is kept once. True if new."""
+        row = pair.model_dump() | {"at": iso(pair.at)}
+        with self.tickets.transaction() as conn:
+            columns = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            cur = conn.execute(
+                f"INSERT OR IGNORE INTO feedback_pairs ({columns}) VALUES ({marks})",
+                list(row.values()),
+            )
+            return cur.rowcount > 0
+
+    def pairs(self) -> list[FeedbackPair]:
+        rows = self._rows("SELECT * FROM feedback_pairs ORDER BY id")
+        return [FeedbackPair.model_validate(r) for r in rows]
+
+    def pair_count(self) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM feedback_pairs")[0]["n"])
