@@ -190,6 +190,7 @@ def test_regression_reruns_resolved_questions_without_side_effects(svc: Any) -> 
     report = svc.learning.regression(svc.pipeline)
     assert report.cases == 1 and report.now_answered == 0 and report.cites_agent_article == 0
     assert report.results[0].now_rule == "low_confidence"
+    assert table_counts(svc) == counts
 
     gap = svc.learning.gaps()[0]
     _, article_id = svc.learning.publish(gap.gap_id)
