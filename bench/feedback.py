@@ -104,7 +104,8 @@ def markdown(folds: list[dict[str, Any]], machine: str) -> str:
     rows = [
         f"| {f['fold']} | {f['train']} / {f['test']} | {f['pairs']} | {f['test_touched']} | "
         f"{f['test_before']:.3f} | {f['test_after']:.3f} "
-        f"({f['test_after'] - f['test_before']:+.3f}) | {f['train_before']:.3f} | {f['train_after']:.3f} "
+        f"({f['test_after'] - f['test_before']:+.3f}) | {f['train_before']:.3f} | "
+        f"{f['train_after']:.3f} "
         f"({f['train_after'] - f['train_before']:+.3f}) |"
         for f in folds
     ]
