@@ -57,7 +57,7 @@ def test_draft_use_is_classified_by_edit_distance() -> None:
     assert draft_use(draft, "  To reset your password, open Settings and choose Reset password.") \
         == (DraftUse.AS_IS, 0, 1.0)
     use, dist, sim = draft_use(draft, draft.replace("open Settings", "open Account settings"))
-    assert use is DraftUse.EDITED and dist == 8 and sim is not None and sim > 0.8
+    assert use is DraftUse.EDITED and dist == 9 and sim is not None and sim > 0.8
     use, _, sim = draft_use(draft, "We do not support that, sorry about it.")
     assert use is DraftUse.DISCARDED and sim is not None and sim < 0.5
     assert draft_use("", "anything")[0] is DraftUse.NO_DRAFT
