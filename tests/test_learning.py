@@ -291,3 +291,17 @@ def test_manager_metrics_first_reply_csat_and_draft_use(svc: Any) -> None:
     assert sum(v["count"] for v in m["csat_by_signal"].values()) >= 2
     assert m["draft_use"]["counts"]["as_is"] == 1 and m["draft_use"]["counts"]["discarded"] == 1
     assert m["draft_use"]["share"]["as_is"] == 0.5
+
+
+def test_a_failing_learning_hook_never_undoes_a_resolution(
+    service_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = service_factory()
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("learning store unavailable")
+
+    svc.desk.on_resolve[:] = [broken]
+    ticket = escalate_and_resolve(svc, UNCOVERED, ANSWER)
+    assert svc.store.get_ticket(ticket.ticket_id).status is TicketStatus.RESOLVED
+    assert "resolve hook failed" in caplog.text
