@@ -9,6 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages._learning_ui import cite_picker
 from pages._ui import (
     done,
     duration,
@@ -158,6 +159,7 @@ def respond(h: HandoffPackage, agent: str) -> None:
     draft = h.draft.text if h.draft and not answered else ""
     st.session_state.setdefault(key, draft)
     st.text_area("Reply to the customer (the AI draft, ready to edit)", key=key, height=180)
+    cited = cite_picker(h)
     row = st.container(horizontal=True)
     send = row.button("Send reply", type="primary", icon=":material/send:")
     row.button("Start from scratch", on_click=lambda: st.session_state.update({key: ""}))
@@ -167,7 +169,7 @@ def respond(h: HandoffPackage, agent: str) -> None:
         on_click=lambda: st.session_state.update({key: h.draft.text if h.draft else ""}),
     )
     if send:
-        get_service().desk.reply(h.handoff_id, agent, st.session_state[key])
+        get_service().desk.reply(h.handoff_id, agent, st.session_state[key], cited_articles=cited)
         del st.session_state[key]
         done("Reply sent to the customer.")
     row = st.container(horizontal=True, vertical_alignment="bottom")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._learning_ui import knowledge_gaps
 from pages._ui import done, get_service, hits_table, run_page, show_error
 from support_core.errors import DeskpilotError
 from support_core.models import ArticleInfo, IngestResult, IngestStatus
@@ -190,6 +191,7 @@ def main() -> None:
             playground(cats, prods)
         except DeskpilotError as exc:
             show_error(exc)
+    knowledge_gaps()
 
 
 run_page(main)

@@ -13,6 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages._learning_ui import learning_section
 from pages._ui import duration, get_service, now_utc, pct, run_page, time_unit
 from support_core.csat import SupportMetrics
 
@@ -171,6 +172,7 @@ def main() -> None:
     timing(m, svc.outcomes.time_in_status_summary(since, until, include_demo=include_demo))
     st.subheader("Tickets in this window")
     ticket_table(since, until, include_demo)
+    learning_section(since, until)
 
 
 run_page(main)

@@ -7,7 +7,8 @@ same chat and the AI sees it on the next contact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 
 from support_core import lifecycle
 from support_core.config import Settings
@@ -26,6 +27,9 @@ from support_core.models import (
 from support_core.ports import MemoryStore, TicketStore
 from support_core.validation import clean_agent_name, clean_message
 
+log = logging.getLogger(__name__)
+ResolveHook = Callable[[Ticket, HandoffPackage, str], object]
+
 
 class AgentDesk:
     def __init__(
@@ -35,6 +39,8 @@ class AgentDesk:
         self.store = store
         self.memory = memory
         self.outcomes = outcomes
+        # called after a handoff is resolved (the learning loop records the resolution)
+        self.on_resolve: list[ResolveHook] = []
 
     # ------------------------------------------------------------------ reading
     def queue(
@@ -58,8 +64,11 @@ class AgentDesk:
     def release(self, handoff_id: str, agent: str) -> HandoffPackage:
         return self.store.release(handoff_id, clean_agent_name(agent))
 
-    def reply(self, handoff_id: str, agent: str, text: str) -> Ticket:
-        """Send the agent's reply (an edited draft or their own words) to the customer."""
+    def reply(
+        self, handoff_id: str, agent: str, text: str, cited_articles: Sequence[str] | None = None
+    ) -> Ticket:
+        """Send the agent's reply (an edited draft or their own words) to the customer,
+        optionally citing knowledge-base articles by id."""
         agent = clean_agent_name(agent)
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
@@ -70,6 +79,8 @@ class AgentDesk:
                 "ticket_id": handoff.ticket_id,
                 "agent": agent,
                 "session_id": handoff.session_id,
+                **({"cited_articles": list(dict.fromkeys(cited_articles))}
+                   if cited_articles else {}),
             },
         )
 
@@ -96,8 +107,13 @@ class AgentDesk:
         ticket = self._save(
             handoff.ticket_id, lambda t: _resolved(t, agent, note or "Resolved by specialist")
         )
-        self.store.resolve_handoff(handoff_id, agent)
+        handoff = self.store.resolve_handoff(handoff_id, agent)
         self.outcomes.record_ticket(ticket)
+        for hook in self.on_resolve:
+            try:
+                hook(ticket, handoff, agent)
+            except Exception:  # noqa: BLE001 - the ticket is resolved; say so, don't undo it
+                log.exception("resolve hook failed for ticket %s", ticket.ticket_id)
         return ticket
 
     # ------------------------------------------------------------------ customer actions

@@ -208,7 +208,9 @@ def _claim(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("reply")
 def _reply(args: argparse.Namespace, settings: Settings) -> int:
-    ticket = _service(settings).desk.reply(args.handoff_id, args.agent, args.message)
+    svc = _service(settings)
+    cited = svc.learning.check_citations(args.cite) if args.cite else None
+    ticket = svc.desk.reply(args.handoff_id, args.agent, args.message, cited_articles=cited)
     print(f"Reply sent on ticket {ticket.ticket_id}; status {ticket.status.value}.")
     return 0
 
@@ -232,14 +234,42 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.models import utcnow
 
     until = utcnow()
-    metrics = _service(settings).outcomes.metrics(until - timedelta(days=args.days), until)
+    svc = _service(settings)
+    metrics = svc.outcomes.metrics(until - timedelta(days=args.days), until)
     data = metrics.model_dump(mode="json")
+    data.update(svc.learning.metrics(svc.outcomes, until - timedelta(days=args.days), until))
     if args.json:
         _print_json(data)
     else:
         for k, v in data.items():
             print(f"{k:32} {v}")
     return 0
+
+
+# ---------------------------------------------------------------------------- learning loop
+@command("gaps")
+def _gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.learning.cli_views import run_gaps
+
+    return run_gaps(_service(settings).learning, args, _print_json)
+
+
+@command("regression")
+def _regression(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.learning.cli_views import print_regression
+
+    svc = _service(settings)
+    return print_regression(svc.learning.regression(svc.pipeline), args.json, _print_json)
+
+
+@command("replay")
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.learning.cli_views import print_replay
+    from support_core.learning.replay import parse_assignments
+
+    changes = parse_assignments(args.set or [])
+    report = _service(settings).learning.replay(changes, days=args.days)
+    return print_replay(report, args.json, _print_json)
 
 
 @command("demo")
@@ -316,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--agent", required=True),
         s.add_argument("message"),
     )
+    s.add_argument("--cite", action="append", metavar="ARTICLE_ID",
+                   help="cite a knowledge-base article (repeatable)")
 
     s = sub.add_parser("csat", help="record a 1-5 rating for a resolved ticket")
     s.add_argument("ticket_id"), s.add_argument("score", type=int), s.add_argument("--comment")
@@ -325,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("repair", help="escalate stuck tickets and requeue invisible ones")
     s.add_argument("--stuck-seconds", type=int, help="default: SUPPORT_STUCK_TICKET_SECONDS")
+
+    s = sub.add_parser("gaps", help="knowledge gaps from resolutions; publish or dismiss one")
+    s.add_argument("action", nargs="?", choices=["list", "publish", "dismiss"], default="list")
+    s.add_argument("gap_id", nargs="?"), s.add_argument("--title")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("regression", help="would the AI now answer what people answered?")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("replay", help="re-decide past tickets under proposed router thresholds")
+    s.add_argument("--days", type=float, default=30)
+    s.add_argument("--set", action="append", metavar="NAME=VALUE")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("demo", help="load (or --remove) the labelled demo data")

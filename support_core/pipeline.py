@@ -176,6 +176,28 @@ class SupportPipeline:
             raise exc from None
         return PipelineResult(ticket=stored, action="escalated", message=FAILURE_REPLY)
 
+    def dry_run(self, text: object, *, category: str | None = None) -> Ticket:
+        """What the pipeline would decide for ``text`` from a new customer, with no side
+        effects: search, intake, sentiment, draft and route run on a ticket that is never
+        saved, with no memory read or written and no outcome recorded."""
+        message = clean_message(text, self.settings.max_message_chars)
+        ticket = Ticket(customer_id="dry-run", session_id="dry-run", subject=message[:120])
+        ticket.messages.append(Message(role=Role.CUSTOMER, content=message))
+        with stage_span("pipeline.dry_run") as root:
+            trace_id = root.get_span_context().trace_id
+            no_hits: list[SearchHit] = []
+            hits = self._stage(
+                ticket, "kb.search", lambda: self._search(message, category), no_hits
+            )
+            ticket.retrieved = hits
+            self._classify(ticket, message, hits, category)
+            summary = CustomerSummary(customer_id=ticket.customer_id)
+            self._analyze(ticket, message, list(ticket.messages), summary)
+            self._respond(ticket, message, hits, summary, list(ticket.messages))
+            self._route(ticket, message)
+        self.s.spans.pop(trace_id)  # not a real ticket: keep its spans out of the store
+        return ticket
+
     # ------------------------------------------------------------------ ticket selection
     def _open_ticket(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
         """Continue this session's open ticket, reopen it if resolved within the window,

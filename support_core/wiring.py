@@ -14,6 +14,7 @@ from support_core.config import Settings
 from support_core.csat import OutcomeStore
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
+from support_core.learning.loop import LearningLoop
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
 from support_core.responder import GroundedComposer, LLMResponder
@@ -126,6 +127,10 @@ class Service:
         return OutcomeStore(self.store)
 
     @cached_property
+    def learning(self) -> LearningLoop:
+        return LearningLoop(self.settings, self.store, self.kb)
+
+    @cached_property
     def llm(self) -> LLMClient | None:
         return build_llm(self.settings)
 
@@ -136,7 +141,7 @@ class Service:
         composer = GroundedComposer()
         responder = LLMResponder(llm, composer) if llm is not None else composer
         stages = Stages(
-            kb=self.kb,
+            kb=self.learning.searcher(),  # the KB plus human-verified retrieval feedback
             memory=self.memory,
             intake=self._intake,
             sentiment=build_sentiment(settings),
@@ -149,7 +154,9 @@ class Service:
 
     @cached_property
     def desk(self) -> AgentDesk:
-        return AgentDesk(self.settings, self.store, self.memory, self.outcomes)
+        desk = AgentDesk(self.settings, self.store, self.memory, self.outcomes)
+        desk.on_resolve.append(self.learning.recorder)
+        return desk
 
     def _intake(self) -> RuleIntake | LLMIntake:
         """The intake for the KB's current categories and products; rebuilt (its keyword
