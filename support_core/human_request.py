@@ -24,8 +24,8 @@ _PATTERNS = (
     rf"\b(?:connect|transfer|put|pass|hand|escalate)\s+me\s+(?:through\s+|over\s+|on\s+)?"
     rf"(?:to|with)\s+{_DET}{_PERSON}\b",
     rf"\b(?:get|give|find)\s+me\s+{_DET}{_PERSON}\b",
-    rf"\b(?:i|we)\s+(?:want|need|would like|'d like|demand|insist on|must speak to|ask for)\s+"
-    rf"(?:to\s+(?:reach|see|have)\s+)?(?:a|an|some)\s+(?:human|real person|live agent|person"
+    r"\b(?:i|we)\s+(?:want|need|would like|'d like|demand|insist on|must speak to|ask for)\s+"
+    r"(?:to\s+(?:reach|see|have)\s+)?(?:a|an|some)\s+(?:human|real person|live agent|person"
     r"|actual person|real human|representative|agent|operator)\b",
     r"\b(?:human|real person|live agent|representative|operator|agent|person)\s*,?\s*please\b",
     r"\bplease\s*,?\s*(?:a\s+)?(?:human|real person|live agent|person)\b",

@@ -324,10 +324,11 @@ class HandoffPackage(BaseModel):
     customer: CustomerSummary
     conversation: list[Message]
     sentiment_trail: list[SentimentResult]
-    draft: Draft | None
+    draft: Draft | None  # for the agent: never sent as is (see draft_note)
     retrieved: list[SearchHit]
     stage_errors: list[StageError] = Field(default_factory=list)
     is_demo: bool = False
+    draft_note: str = ""  # what the draft is: the AI's answer, retrieved passages, or nothing
     status: HandoffStatus = HandoffStatus.QUEUED
     claimed_by: str | None = None
     claimed_at: datetime | None = None

@@ -384,7 +384,10 @@ class SupportPipeline:
             **{"handoff.queue": decision.queue.value, "handoff.priority": decision.priority.value},
         ):
             conversation = [*session] if session else list(ticket.messages)
-            package = build_handoff_package(ticket, summary, conversation)
+            package = build_handoff_package(
+                ticket, summary, conversation,
+                frustration_threshold=self.settings.frustration_threshold,
+            )
             self.s.store.enqueue_handoff(package)
         self._stage(
             ticket,

@@ -113,7 +113,8 @@ def _legal_threat(x: RouteInputs) -> Verdict | None:
 def _angry_or_urgent(x: RouteInputs) -> Verdict | None:
     level = x.sentiment.level if x.sentiment else None
     if level == SentimentLevel.URGENT:
-        return Queue.TIER2, Priority.CRITICAL, f"Customer is urgent{_evidence(x, Signal.TIME_PRESSURE)}"
+        why = _evidence(x, Signal.TIME_PRESSURE)
+        return Queue.TIER2, Priority.CRITICAL, f"Customer is urgent{why}"
     if level == SentimentLevel.ANGRY:
         why = _evidence(x, Signal.PROFANITY) or _evidence(x, Signal.ALL_CAPS)
         return Queue.TIER1, Priority.HIGH, f"Customer is angry{why}"
