@@ -3,10 +3,12 @@
 Read in place from ``../shared/data`` (never copied into the repository):
 
 * GoEmotions: frustrated = labels include anger, annoyance or disappointment. Its own
-  train/dev/test splits; train is subsampled (``GOEMOTIONS_TRAIN``) to keep embedding
-  time on a small shared machine to minutes.
+  train/dev/test splits; train is subsampled (``GOEMOTIONS_TRAIN``) and dev/test are
+  seeded subsamples (``EVAL_SAMPLE``) to keep embedding time on a small shared machine
+  to minutes (``DESKPILOT_FULL_SPLITS=1`` measures the complete files).
 * TweetEval sentiment: frustrated = negative. Only val and test are public here, so val
-  is split 70/30 into train/dev (seeded) and test stays held out.
+  is split 70/30 into train/dev (seeded) and test stays held out (a seeded subsample of
+  ``EVAL_SAMPLE`` rows unless ``DESKPILOT_FULL_SPLITS=1``).
 * uss_ccpe: dissatisfied user turns (rating <= 2). Split by dialogue 60/20/20 (seeded),
   so no conversation is on both sides of a split.
 
@@ -36,8 +38,21 @@ DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data",
                     ROOT.parent / "shared" / "data")  # a worktree sits one level deeper
 CACHE = Path(os.environ.get("DESKPILOT_EMB_CACHE", "/tmp/deskpilot_frustration_emb"))
 FRUSTRATED_EMOTIONS = {"anger", "annoyance", "disappointment"}
-GOEMOTIONS_TRAIN = 12000
+GOEMOTIONS_TRAIN = 3000
+# Evaluation subsamples (seeded) so embedding fits a shared 2-core machine; set
+# DESKPILOT_FULL_SPLITS=1 to embed and measure the complete dev/test files.
+FULL = os.environ.get("DESKPILOT_FULL_SPLITS") == "1"
+EVAL_SAMPLE = {("GoEmotions", "dev"): 1500, ("GoEmotions", "test"): 2000,
+               ("TweetEval", "test"): 2000}
 SEED = 13
+
+
+def _sample(rows: list[dict[str, Any]], dataset: str, split: str) -> list[dict[str, Any]]:
+    n = EVAL_SAMPLE.get((dataset, split))
+    if FULL or n is None or len(rows) <= n:
+        return rows
+    keep = sorted(random.Random(SEED).sample(range(len(rows)), n))
+    return [rows[i] for i in keep]
 
 
 @dataclass
@@ -63,6 +78,7 @@ def goemotions(data: Path) -> dict[str, Split]:
         rows = _rows(data / "goemotions" / f"{split}.jsonl")
         if split == "train" and len(rows) > GOEMOTIONS_TRAIN:
             rows = random.Random(SEED).sample(rows, GOEMOTIONS_TRAIN)
+        rows = _sample(rows, "GoEmotions", split)
         out[split] = Split("GoEmotions", split, [r["text"] for r in rows],
                            np.array([bool(FRUSTRATED_EMOTIONS & set(r["label"])) for r in rows]))
     return out
@@ -75,7 +91,8 @@ def tweeteval(data: Path) -> dict[str, Split]:
     cut = int(len(order) * 0.7)
     parts = {"train": [val[i] for i in sorted(order[:cut])],
              "dev": [val[i] for i in sorted(order[cut:])],
-             "test": _rows(data / "tweeteval_sentiment" / "test.jsonl")}
+             "test": _sample(_rows(data / "tweeteval_sentiment" / "test.jsonl"), "TweetEval",
+                             "test")}
     return {k: Split("TweetEval", k, [r["text"] for r in rows],
                      np.array([r["label"] == "negative" for r in rows]))
             for k, rows in parts.items()}
@@ -125,8 +142,10 @@ def embed_cached(texts: Sequence[str], tag: str) -> np.ndarray:
     return vectors
 
 
-if __name__ == "__main__":  # warm the cache: python bench/frustration_data.py
+if __name__ == "__main__":  # warm the cache: python bench/frustration_data.py [NAME:SPLIT ...]
     sys.path.insert(0, str(ROOT))
+    wanted = set(sys.argv[1:])
     for name, splits in all_splits().items():
         for split in splits.values():
-            embed_cached(split.texts, f"{name}-{split.split}")
+            if not wanted or f"{name}:{split.split}" in wanted:
+                embed_cached(split.texts, f"{name}-{split.split}")

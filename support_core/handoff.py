@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from support_core.config import Settings
 from support_core.confidence import DENSE_FLOOR, best_hits
+from support_core.config import Settings
 from support_core.errors import InputError
 from support_core.models import (
     ConfidenceEvidence,

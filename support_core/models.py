@@ -301,6 +301,7 @@ class Ticket(BaseModel):
     transitions: list[Transition] = Field(default_factory=list)
     contact_count: int = 1  # contacts about this issue, counting this one
     is_demo: bool = False
+    linked_ticket_id: str | None = None  # an earlier ticket of this customer on another issue
 
 
 # ----------------------------------------------------------------------------- handoff
