@@ -125,10 +125,18 @@ def all_splits(data: Path = DEFAULT_DATA) -> dict[str, dict[str, Split]]:
     return {"GoEmotions": goemotions(data), "TweetEval": tweeteval(data), "uss_ccpe": ccpe(data)}
 
 
+def _cache_path(texts: Sequence[str], tag: str) -> Path:
+    digest = hashlib.sha1("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
+    return CACHE / f"{tag}-{digest}.npy"
+
+
+def is_cached(texts: Sequence[str], tag: str) -> bool:
+    return _cache_path(texts, tag).exists()
+
+
 def embed_cached(texts: Sequence[str], tag: str) -> np.ndarray:
     """Normalised MiniLM vectors for ``texts``, cached in ``CACHE`` under their hash."""
-    digest = hashlib.sha1("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    path = CACHE / f"{tag}-{digest}.npy"
+    path = _cache_path(texts, tag)
     if path.exists():
         return np.load(path)
     from support_core.adapters.embeddings_local import LocalEmbedder

@@ -38,6 +38,7 @@ from bench.frustration_data import (  # noqa: E402
     Split,
     all_splits,
     embed_cached,
+    is_cached,
 )
 from support_core.frustration_model import (  # noqa: E402
     FEATURE_NAMES,
@@ -101,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    p.add_argument("--cached-only", action="store_true",
+                   help="train on the splits whose embeddings are already cached")
     args = p.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
 
@@ -109,8 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     X: dict[tuple[str, str], np.ndarray] = {}
     for name, parts in splits.items():
         for split in parts.values():
+            if args.cached_only and not is_cached(split.texts, f"{name}-{split.split}"):
+                continue
             X[(name, split.split)] = np.hstack([vectors(split), features_cached(split)])
-    train_names = list(splits)
+    train_names = [n for n in splits if (n, "train") in X and (n, "dev") in X]
+    print(f"training on {train_names}", file=sys.stderr)
     Xtr = np.vstack([X[(n, "train")] for n in train_names])
     ytr = np.concatenate([splits[n]["train"].labels for n in train_names]).astype(int)
     weight = np.concatenate([np.full(len(splits[n]["train"].labels),
@@ -124,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def standardise(x: np.ndarray) -> np.ndarray:
         return np.hstack([x[:, :dim], (x[:, dim:] - mean) / scale])
 
-    tone_sets = ("GoEmotions", "TweetEval")
+    tone_sets = [n for n in ("GoEmotions", "TweetEval") if n in train_names]
+    has_ccpe = "uss_ccpe" in train_names
     best: dict[str, Any] | None = None
     for c in C_GRID:
         clf = LogisticRegression(C=c, max_iter=3000)
@@ -133,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_t = {t: np.mean([macro_f1(splits[n]["dev"].labels, dev[n] >= t) for n in tone_sets])
                 for t in THRESHOLDS}
         t_best = max(by_t, key=lambda t: by_t[t])
-        ccpe_auc = auc(splits["uss_ccpe"]["dev"].labels, dev["uss_ccpe"])
-        objective = (2 * by_t[t_best] + ccpe_auc) / 3
+        ccpe_auc = auc(splits["uss_ccpe"]["dev"].labels, dev["uss_ccpe"]) if has_ccpe else 0.0
+        objective = (2 * by_t[t_best] + ccpe_auc) / 3 if has_ccpe else by_t[t_best]
         print(f"C={c:<5} dev macro-F1 {by_t[t_best]:.3f} at t={t_best:.2f}, "
               f"uss_ccpe dev AUC {ccpe_auc:.3f}", file=sys.stderr)
         if best is None or objective > best["objective"]:
@@ -144,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clf = best["clf"]
     ccpe_dev = splits["uss_ccpe"]["dev"]
     decay_auc = {d: auc(ccpe_dev.labels, session_mood(ccpe_dev, best["dev"]["uss_ccpe"], d))
-                 for d in DECAYS}
+                 for d in DECAYS} if has_ccpe else {0.7: float("nan")}
     decay = max(decay_auc, key=lambda d: decay_auc[d])
     print("mood decay on uss_ccpe dev: " + ", ".join(f"{d}: {a:.3f}" for d, a in decay_auc.items()),
           file=sys.stderr)
@@ -155,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedding_dim=dim,
     )
     test: dict[str, Any] = {}
-    for n in train_names:
+    for n in [n for n in splits if (n, "test") in X]:
         split = splits[n]["test"]
         prob = model.probabilities(X[(n, "test")][:, :dim], X[(n, "test")][:, dim:])
         test[n] = {"rows": len(split.labels), "positives": int(split.labels.sum()),
@@ -180,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "uss_ccpe": "../shared/data/uss_ccpe/ccpe_user_turns.jsonl: positive = dissatisfied "
                         f"(rating <= 2); dialogues split 60/20/20 train/dev/test (seed {SEED})",
         },
-        "sizes": {n: {k: len(v.labels) for k, v in parts.items()} for n, parts in splits.items()},
+        "sizes": {n: {k: len(v.labels) for k, v in parts.items() if (n, k) in X}
+                  for n, parts in splits.items()},
+        "trained_on": train_names,
         "chosen_on_dev": {"C": best["C"], "threshold": model.threshold, "anchor": ANCHOR,
                           "mood_decay": decay, "dev_macro_f1_mean": round(best["dev_macro_f1"], 4),
                           "dev_ccpe_auc": round(best["dev_ccpe_auc"], 4),

@@ -47,6 +47,7 @@ LLM_FALLBACK = (
 )
 REVIEW_DRAFT = "Review the AI draft (confidence {confidence:.2f}, from {titles}); send or edit it."
 NO_DRAFT = "No AI draft was produced; read the conversation and reply directly."
+PERSON = "The customer asked for a person: reply yourself, picking up where the conversation is."
 PASSAGE_DRAFT = (
     "The AI did not answer on its own; the draft below quotes the closest passages "
     "({titles}): check they fit before sending."
@@ -78,7 +79,7 @@ def suggest_action(
         _stage_hint(failures),
         _empathy_hint(sentiment, frustration_threshold),
         BILLING if "billing_dispute" in signals else "",
-        _draft_hint(draft, question),
+        PERSON if decision.rule == "asked_for_human" else _draft_hint(draft, question),
         LLM_FALLBACK if _llm_failed(draft, stage_errors) else "",
     ]
     chosen = [h for h in hints if h][:MAX_HINTS]

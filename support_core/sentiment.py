@@ -15,8 +15,11 @@ first-time "THIS IS ANNOYING!!!". The history floor grows with the number of
 contacts; tone and signals are combined with it as independent pieces of evidence
 (noisy-OR), so each one can only push the score up.
 
-Every evidence phrase is written into ``reasons`` as ``"<Signal label>: 'phrase'"``;
-:func:`signal_phrases` reads them back (the router quotes them to the human).
+Every signal comes with its evidence as data (``SentimentResult.evidence``: the signal and
+the phrases that triggered it), which the router quotes to the human; ``reasons`` keeps
+the same words as text for the trace. The default analyser is the learned model in
+:mod:`support_core.sentiment_model`, which uses this module's evidence as its floors;
+``SUPPORT_SENTIMENT_BACKEND=rules`` keeps this rule analyser for comparison.
 """
 
 from __future__ import annotations

@@ -276,3 +276,11 @@ def test_latest_question_prefers_the_conversation_then_the_subject() -> None:
 @pytest.mark.parametrize("demo", [True, False])
 def test_demo_flag_travels_with_the_package(demo: bool) -> None:
     assert build_handoff_package(ticket(is_demo=demo), SUMMARY, []).is_demo is demo
+
+
+def test_a_request_for_a_person_is_never_called_a_kb_gap() -> None:
+    t = ticket(retrieved=[], stage_errors=[], sentiment=mood(), sentiment_trail=[mood()],
+               escalation=decision("asked_for_human"))
+    package = build_handoff_package(t, SUMMARY, t.messages)
+    assert "knowledge-base gap" not in package.suggested_action
+    assert "asked for a person" in package.suggested_action
