@@ -24,6 +24,7 @@ the score rather than by VADER alone, which is what flagged neutral how-to quest
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -50,8 +51,19 @@ from support_core.sentiment import (
     signals_of,
 )
 
-ANGRY_SCORE = 0.9  # a message this frustrated, in a strongly negative tone, is angry
+ANGRY_SCORE = 0.6  # model score which, with a strongly negative tone (VADER), reads as angry
 MOOD_KEY = "frustration"  # reply metadata key holding the score the reply answered
+_PLAIN_QUESTION = re.compile(
+    r"^\W*(?:hi|hello|hey)?\W*(?:how|what|where|when|which|who|why|can|could|may|is|are|do|does"
+    r"|will|would|should)\b[^.!]*\?\s*$", re.IGNORECASE)
+
+
+def plain_question(text: str, ev: Evidence) -> bool:
+    """A one-sentence question with no named signal and no strongly negative word: a request
+    for information ("How do I cancel my subscription?"). The model, trained on social
+    media where "cancel" and "error" read as negative, cannot call it frustrated alone."""
+    return (bool(_PLAIN_QUESTION.match(text.strip())) and not ev.phrases
+            and ev.compound > -0.5)
 
 
 def rule_floor(ev: Evidence, signals: Sequence[str], th: SentimentThresholds) -> float:
@@ -115,14 +127,20 @@ class ModelSentimentAnalyzer:
         contact_count: int = 1,
     ) -> SentimentResult:
         ev = self.rules.evidence(message, conversation, summary, contact_count)
-        return self.decide(ev, self.message_score(message, ev),
-                           previous_mood(conversation, message))
+        learned = self.message_score(message, ev)
+        if plain_question(message, ev):
+            learned = min(learned, self.thresholds.frustrated_score * 0.9)
+        return self.decide(ev, learned, previous_mood(conversation, message))
 
     def decide(self, ev: Evidence, learned: float, previous: float | None) -> SentimentResult:
         th = self.thresholds
         signals = signals_of(ev, th)
         floor = rule_floor(ev, signals, th)
         turn = max(learned, floor)
+        # What this message's words show, without history or mood (what the tone answers).
+        words = max(learned, rule_floor(
+            replace(ev, contacts=1, previous_escalations=0, total_interactions=0),
+            [s for s in signals if s in ev.phrases], th))
         score = carry(turn, previous, self.decay)
         # "frustrated" comes from the score; VADER alone no longer decides it.
         level, why = decide_level(ev, signals, score, replace(th, frustrated_compound=-1.01))
@@ -144,5 +162,5 @@ class ModelSentimentAnalyzer:
         return SentimentResult(
             level=level, confidence=confidence, frustration_score=round(min(1.0, score), 4),
             signals=signals, reasons=reasons, backend=self.backend,
-            evidence=signal_evidence(ev, signals), message_score=round(turn, 4),
+            evidence=signal_evidence(ev, signals), message_score=round(words, 4),
         )

@@ -125,16 +125,17 @@ def test_follow_up_after_a_good_answer_is_not_greeted_again(desk: Any) -> None:
 
 
 def test_polite_repeat_contact_is_acknowledged_once(desk: Any) -> None:
-    question = "Hi, my webhooks keep failing with error WH-104. How do I fix the deliveries?"
+    question = "Could you help me verify the signatures on webhook deliveries, please?"
     with shifted_clock(-timedelta(days=5)):
         desk.pipeline.process_message(desk.customer, "s1", question)
     second = desk.pipeline.process_message(desk.customer, "s2", "Hello again. " + question)
+    assert second.ticket.sentiment.message_score < 0.4
     assert second.ticket.contact_count == 2
     assert "2nd contact" in second.message
     assert ACK_FRUSTRATED not in second.message  # polite: no frustration template
     if second.action == "auto_reply":
         third = desk.pipeline.process_message(desk.customer, "s2",
-                                              "Thanks. Do retries keep the same signature?")
+                                              "Thanks. Where do I find the signing secret?")
         assert "contact about this" not in third.message  # acknowledged once per session
         assert not third.message.startswith("Hi ")
 

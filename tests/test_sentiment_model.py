@@ -121,5 +121,5 @@ def test_real_model_on_real_embeddings() -> None:
                          "integration, my team lost a whole day and I'm furious. Fix it NOW!", [])
     assert how_to.level in (SentimentLevel.NEUTRAL, SentimentLevel.POSITIVE)
     assert how_to.frustration_score < 0.4
-    assert angry.level in (SentimentLevel.FRUSTRATED, SentimentLevel.ANGRY)
-    assert angry.frustration_score >= 0.7
+    assert angry.level == SentimentLevel.ANGRY  # strongly negative tone, model agrees
+    assert angry.frustration_score >= 0.55
