@@ -123,3 +123,24 @@ def test_real_model_on_real_embeddings() -> None:
     assert how_to.frustration_score < 0.4
     assert angry.level == SentimentLevel.ANGRY  # strongly negative tone, model agrees
     assert angry.frustration_score >= 0.55
+
+
+@pytest.mark.slow
+def test_the_pipeline_scores_the_vector_the_kb_search_already_embedded(
+    service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model adds no embedding: the sentiment stage's embed_query is a cache hit."""
+    embedder = service.kb.embedder
+    assert isinstance(service.pipeline.s.sentiment, ModelSentimentAnalyzer)
+    computed: list[str] = []
+    inner = embedder.inner.embed_query
+
+    def counting(text: str) -> np.ndarray:
+        computed.append(text)
+        return inner(text)
+
+    monkeypatch.setattr(embedder.inner, "embed_query", counting)
+    text = "How do I export my invoices as PDF files for my accountant?"
+    result = service.pipeline.process_message("lat-1", "s1", text)
+    assert result.ticket.sentiment.backend == "model:frustration_v1"
+    assert computed == [text]  # embedded once, by the KB search; the model reused it
