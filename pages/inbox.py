@@ -146,6 +146,8 @@ def context(h: HandoffPackage) -> None:
                 f"**AI draft** · confidence {pct(h.draft.confidence)} · "
                 f"{'answered' if h.draft.answered else 'no answer in the KB'}"
             )
+            if h.draft_note:
+                st.caption(h.draft_note)
             if h.draft.sources:
                 st.markdown(sources_markdown([s.model_dump() for s in h.draft.sources]))
     with st.expander(f"Retrieved documents ({len(h.retrieved)}) with their scores"):

@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name; set it to switch the LLM on.")
     llm_timeout_seconds: float = Field(20.0, gt=0, description="Per-request LLM timeout.")
     llm_max_retries: int = Field(2, ge=0, le=10, description="LLM retries before fallback.")
-    sentiment_backend: Literal["auto", "rules", "llm"] = Field(
-        "auto", description="auto = llm when an LLM is configured, else rules."
+    sentiment_backend: Literal["auto", "rules", "model", "llm"] = Field(
+        "auto", description="auto = llm when an LLM is configured, else model; rules = lexicon."
     )
     intake_backend: Literal["auto", "rules", "llm"] = Field(
         "auto", description="auto = llm when an LLM is configured, else rules."
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         return bool(self.llm_model)
 
-    def use_llm_for(self, backend: Literal["auto", "rules", "llm"]) -> bool:
+    def use_llm_for(self, backend: Literal["auto", "rules", "model", "llm"]) -> bool:
         return backend == "llm" or (backend == "auto" and self.llm_enabled)
 
     @property

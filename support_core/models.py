@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
@@ -216,27 +216,47 @@ class SentimentLevel(str, Enum):
     URGENT = "urgent"
 
 
-SIGNALS = (
-    "repeated_issue",
-    "long_wait",
-    "threatening_churn",
-    "profanity",
-    "all_caps",
-    "multiple_exclamations",
-    "legal_threat",
-    "billing_dispute",
-    "time_pressure",
-    "previous_escalation",
-)
+class Signal(StrEnum):
+    """The named escalation signals. A ``StrEnum``, so ``Signal.LEGAL_THREAT == "legal_threat"``
+    and stored results (plain strings) still load."""
+
+    REPEATED_ISSUE = "repeated_issue"
+    LONG_WAIT = "long_wait"
+    THREATENING_CHURN = "threatening_churn"
+    PROFANITY = "profanity"
+    ALL_CAPS = "all_caps"
+    MULTIPLE_EXCLAMATIONS = "multiple_exclamations"
+    LEGAL_THREAT = "legal_threat"
+    BILLING_DISPUTE = "billing_dispute"
+    TIME_PRESSURE = "time_pressure"
+    PREVIOUS_ESCALATION = "previous_escalation"
+    ASKED_FOR_HUMAN = "asked_for_human"
+
+
+SIGNALS: tuple[Signal, ...] = tuple(Signal)
+
+
+class SignalEvidence(BaseModel):
+    """One signal and the words (or record) that triggered it, for the router and the agent."""
+
+    signal: Signal
+    phrases: list[str] = Field(default_factory=list)  # verbatim from the message, may be empty
+    source: str = "message"  # "message", "history" or "conversation"
 
 
 class SentimentResult(BaseModel):
     level: SentimentLevel
     confidence: float = Field(ge=0.0, le=1.0)
     frustration_score: float = Field(ge=0.0, le=1.0)
-    signals: list[str] = Field(default_factory=list)
+    signals: list[Signal] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)  # why, for the agent and the trace
     backend: str = "rules"
+    evidence: list[SignalEvidence] = Field(default_factory=list)  # structured, per signal
+    message_score: float | None = None  # this message alone, before the session's mood
+
+    def phrases(self, signal: Signal | str) -> list[str]:
+        """The matched phrases recorded for one signal (empty when none or not present)."""
+        return [p for e in self.evidence if e.signal == signal for p in e.phrases]
 
 
 class Source(BaseModel):
@@ -327,6 +347,7 @@ class Ticket(BaseModel):
     contact_count: int = 1  # contacts about this issue, counting this one
     is_demo: bool = False
     version: int = 0  # bumped by every save; a save from a stale copy is refused (see store)
+    linked_ticket_id: str | None = None  # an earlier ticket of this customer on another issue
 
 
 # ----------------------------------------------------------------------------- handoff
@@ -350,10 +371,11 @@ class HandoffPackage(BaseModel):
     customer: CustomerSummary
     conversation: list[Message]
     sentiment_trail: list[SentimentResult]
-    draft: Draft | None
+    draft: Draft | None  # for the agent: never sent as is (see draft_note)
     retrieved: list[SearchHit]
     stage_errors: list[StageError] = Field(default_factory=list)
     is_demo: bool = False
+    draft_note: str = ""  # what the draft is: the AI's answer, retrieved passages, or nothing
     status: HandoffStatus = HandoffStatus.QUEUED
     claimed_by: str | None = None
     claimed_at: datetime | None = None

@@ -17,15 +17,17 @@ import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from support_core import lifecycle
+from support_core import lifecycle, reopen
 from support_core.config import Settings
 from support_core.errors import ConcurrentUpdate, DeskpilotError
 from support_core.handoff import build_handoff_package
 from support_core.models import (
     CustomerSummary,
     Draft,
+    EscalationDecision,
     HandoffPackage,
     HandoffStatus,
     Message,
@@ -217,20 +219,13 @@ class SupportPipeline:
     def _open_locked(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
         ticket = self.s.store.latest_ticket(customer_id, session_id)
         now = utcnow()
-        if ticket is not None and ticket.status == TicketStatus.RESOLVED:
-            resolved_at = lifecycle.last_resolved_at(ticket)
-            if lifecycle.should_reopen(resolved_at, now, self.settings.reopen_window_hours):
-                ticket = lifecycle.transition(
-                    ticket,
-                    TicketStatus.REOPENED,
-                    "customer",
-                    "Customer wrote again within the reopen window",
-                )
-            else:
-                ticket = None
+        linked: Ticket | None = None
+        if ticket is None or ticket.status == TicketStatus.RESOLVED:
+            ticket, linked = self._returning(customer_id, text, now)
         if ticket is None:
             ticket = Ticket(
-                customer_id=customer_id, session_id=session_id, subject=text[:120], is_demo=is_demo
+                customer_id=customer_id, session_id=session_id, subject=text[:120], is_demo=is_demo,
+                linked_ticket_id=linked.ticket_id if linked else None,
             )
         ticket.messages.append(
             Message(role=Role.CUSTOMER, content=text, metadata={"ticket_id": ticket.ticket_id})
@@ -239,8 +234,32 @@ class SupportPipeline:
         self.s.store.save_ticket(ticket)  # the message is durable from here on
         return ticket
 
+    def _returning(
+        self, customer_id: str, text: str, now: datetime
+    ) -> tuple[Ticket | None, Ticket | None]:
+        """(ticket to reopen, earlier ticket to link): the customer's tickets resolved within
+        the window, in any session, judged by topic (:mod:`support_core.reopen`)."""
+        candidates = [t for t in self.s.store.list_tickets(customer_id=customer_id, limit=20)
+                      if t.status == TicketStatus.RESOLVED]
+        if not candidates:
+            return None, None
+        try:  # the message's topic; a failed search only means "no reopen"
+            topic = reopen.Topic.of_hits(self._search(text, None))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("topic search for reopen failed: %r", exc)
+            topic = reopen.Topic(frozenset())
+        decision = reopen.choose(candidates, topic, now, self.settings.reopen_window_hours)
+        if decision.reopen is None:
+            return None, decision.linked
+        return lifecycle.transition(
+            decision.reopen, TicketStatus.REOPENED, "customer", decision.reason), None
+
     # ------------------------------------------------------------------ the stages
     def _run(self, ticket: Ticket, text: str, category: str | None) -> PipelineResult:
+        if ticket.status == TicketStatus.REOPENED:
+            earlier = self.s.store.latest_handoff(ticket.ticket_id)
+            if earlier is not None and earlier.claimed_by:  # a person resolved it: back to them
+                return self._back_to_agent(ticket, text, earlier)
         if self._human_is_handling(ticket):
             return self._forward_to_human(ticket, text)
         if ticket.status != TicketStatus.PROCESSING:  # PROCESSING: a crashed earlier run
@@ -464,7 +483,10 @@ class SupportPipeline:
             **{"handoff.queue": decision.queue.value, "handoff.priority": decision.priority.value},
         ):
             conversation = [*session] if session else list(ticket.messages)
-            package = build_handoff_package(ticket, summary, conversation)
+            package = build_handoff_package(
+                ticket, summary, conversation,
+                frustration_threshold=self.settings.frustration_threshold,
+            )
             # A failure here is recorded; the ticket still ends escalated and the sweeper
             # (repair.sweep) queues the missing handoff.
             queued = self._stage(ticket, "handoff.enqueue", lambda: self._enqueue(package), None)
@@ -516,6 +538,36 @@ class SupportPipeline:
             return True
         handoff = self.s.store.active_handoff(ticket.ticket_id)
         return handoff is not None and handoff.status != HandoffStatus.RESOLVED
+
+    def _back_to_agent(
+        self, ticket: Ticket, text: str, earlier: HandoffPackage
+    ) -> PipelineResult:
+        """A reopened ticket a person had resolved goes back to that person, in the same
+        queue, with the new message, instead of being answered by the AI."""
+        agent = earlier.claimed_by or ""
+        msg = ticket.messages[-1]
+        msg.metadata.update({"session_id": ticket.session_id})
+        self._stage(ticket, "memory.save_message",
+                    lambda: self.s.memory.add_message(ticket.customer_id, ticket.session_id, msg),
+                    None)
+        history, session, summary = self._load_memory(ticket)
+        self._analyze(ticket, text, session or ticket.messages, summary)
+        reason = f"Reopened by the customer; back to {agent}, who resolved it"
+        ticket.escalation = EscalationDecision(
+            should_escalate=True, queue=earlier.queue, priority=earlier.priority,
+            reason=reason, rule="reopened_to_agent")
+        ticket = lifecycle.transition(ticket, TicketStatus.ESCALATED, "customer", reason)
+        package = build_handoff_package(
+            ticket, summary, list(ticket.messages),
+            frustration_threshold=self.settings.frustration_threshold)
+        self.s.store.enqueue_handoff(package)
+        self.s.store.claim(package.handoff_id, agent)
+        reply = Message(role=Role.ASSISTANT, content=FOLLOW_UP_REPLY,
+                        metadata={"ticket_id": ticket.ticket_id, "holding": True,
+                                  **_readout(ticket)})
+        self._finish(ticket, reply)
+        return PipelineResult(ticket=ticket, action="escalated", message=FOLLOW_UP_REPLY,
+                              handoff_id=package.handoff_id)
 
     def _forward_to_human(self, ticket: Ticket, text: str) -> PipelineResult:
         """A follow-up on a ticket a human owns goes to that human, not through the AI again."""

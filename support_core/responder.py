@@ -32,19 +32,22 @@ from support_core.models import (
     Draft,
     Message,
     SearchHit,
-    SentimentLevel,
     SentimentResult,
     Source,
 )
 from support_core.ports import LLMClient, LLMReply
+from support_core.tone import (  # noqa: F401 - re-exported: the fixed sentences live in tone
+    ACK_DEFAULT,
+    ACK_FRUSTRATED,
+    ACK_REPEAT,
+    ACK_URGENT,
+    GREETING,
+    GREETING_ANONYMOUS,
+    opening_line,
+    ordinal,
+)
 
 # Fixed sentences: everything else in a composed reply is quoted from the knowledge base.
-GREETING = "Hi {name},"
-GREETING_ANONYMOUS = "Hi there,"
-ACK_REPEAT = "I can see this is your {nth} contact about this — I'm sorry it's taken this long."
-ACK_FRUSTRATED = "I understand how frustrating this is, and I want to get it sorted for you."
-ACK_URGENT = "I understand this is urgent."
-ACK_DEFAULT = "Thanks for reaching out."
 INTRO_STEPS = "Here are the steps from our help center [{n}]:"
 INTRO_PASSAGES = "Here's what our help center says:"
 NEXT_STEP = "Does this solve it? If not, reply here and I'll bring in a specialist."
@@ -109,13 +112,14 @@ class GroundedComposer:
         interchangeable; the composer quotes the knowledge base and so does not use them.
         """
         confidence, evidence = score_evidence(question, hits)
-        opening_text = opening(sentiment, contact_count, customer_name)
+        opening_text = opening(sentiment, contact_count, customer_name, conversation)
         if not hits or not answerable(evidence):
             return self.not_covered(opening_text, confidence, evidence)
         body, sources = _quote(question, hits)
         if not body:
             return self.not_covered(opening_text, confidence, evidence)
-        text = "\n\n".join([opening_text, body, NEXT_STEP, _sources_block(sources)])
+        parts = [opening_text, body, NEXT_STEP, _sources_block(sources)]
+        text = "\n\n".join(p for p in parts if p)  # a follow-up may need no opening
         return Draft(text=text, confidence=confidence, answered=True, sources=sources,
                      evidence=evidence, generator=self.name)
 
@@ -123,30 +127,16 @@ class GroundedComposer:
         self, opening: str, confidence: float, evidence: ConfidenceEvidence
     ) -> Draft:
         """Say plainly that the knowledge base has no answer; a specialist takes over."""
-        return Draft(text=f"{opening}\n\n{NOT_COVERED}", confidence=confidence, answered=False,
-                     evidence=evidence, generator=self.name)
+        return Draft(text=f"{opening}\n\n{NOT_COVERED}".strip(), confidence=confidence,
+                     answered=False, evidence=evidence, generator=self.name)
 
 
 def opening(
-    sentiment: SentimentResult | None, contact_count: int, customer_name: str | None
+    sentiment: SentimentResult | None, contact_count: int, customer_name: str | None,
+    conversation: Sequence[Message] = (),
 ) -> str:
-    """Greeting plus a short acknowledgement of repeat contact, frustration or urgency."""
-    greeting = GREETING.format(name=customer_name.strip()) if customer_name else GREETING_ANONYMOUS
-    acks: list[str] = []
-    if contact_count >= 2:
-        acks.append(ACK_REPEAT.format(nth=ordinal(contact_count)))
-    level = sentiment.level if sentiment else None
-    if level in (SentimentLevel.FRUSTRATED, SentimentLevel.ANGRY):
-        acks.append(ACK_FRUSTRATED)
-    elif level == SentimentLevel.URGENT:
-        acks.append(ACK_URGENT)
-    return f"{greeting}\n{' '.join(acks or [ACK_DEFAULT])}"
-
-
-def ordinal(n: int) -> str:
-    """1 -> "1st", 2 -> "2nd", 11 -> "11th", 23 -> "23rd"."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    """The opening line; the tone rules live in :mod:`support_core.tone`."""
+    return opening_line(sentiment, contact_count, customer_name, conversation)
 
 
 def _quote(question: str, hits: Sequence[SearchHit]) -> tuple[str, list[Source]]:
@@ -319,7 +309,7 @@ class LLMResponder:
             reply = self.llm.chat(messages, max_tokens=self.max_tokens, temperature=0.2)
         except LLMError as exc:
             return fallback().model_copy(update={"fallback_reason": exc.user_message})
-        honest_opening = opening(sentiment, contact_count, customer_name)
+        honest_opening = opening(sentiment, contact_count, customer_name, conversation)
         return self._draft(reply, passages, confidence, evidence, honest_opening)
 
     def _draft(

@@ -5,12 +5,16 @@ order and the first that matches decides; the order *is* the policy:
 
     1 legal_threat               legal threat in the signals      -> manager, critical
     2 stage_failure              a pipeline stage failed          -> tier1,   high
-    3 angry_or_urgent            urgent -> tier2 critical; angry  -> tier1,   high
-    4 frustrated_low_confidence  frustration high, confidence not -> tier1,   high
-    5 low_confidence             below the floor, or no answer    -> tier1,   medium
-    6 repeat_contact             contacted about it N times       -> tier2,   high
-    7 asked_for_human            the customer asked for a person  -> tier1,   medium
+    3 asked_for_human            the customer asked for a person  -> by mood (see below)
+    4 angry_or_urgent            urgent -> tier2 critical; angry  -> tier1,   high
+    5 frustrated_low_confidence  frustration high, confidence not -> tier1,   high
+    6 low_confidence             below the floor, or no answer    -> tier1,   medium
+    7 repeat_contact             contacted about it N times       -> tier2,   high
       auto_reply                 none of the above                -> auto,    low
+
+A request for a person is honoured at once, whatever the knowledge base holds, and
+its queue follows the session's mood: urgent -> tier2 critical, angry or frustration
+above the threshold -> tier2 high, frustrated -> tier1 high, calm -> tier1 medium.
 
 Legal threats come first on purpose: an angry customer threatening legal action
 needs a manager, not the first free tier-1 agent, even when a stage failed (the
@@ -22,12 +26,12 @@ picture.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from support_core.config import Settings
+from support_core.human_request import asks_for_human
 from support_core.models import (
     PRIORITY_ORDER,
     EscalationDecision,
@@ -35,17 +39,24 @@ from support_core.models import (
     Queue,
     SentimentLevel,
     SentimentResult,
+    Signal,
     StageError,
 )
-from support_core.sentiment import signal_phrases
+
+__all__ = ["RULES", "RouterThresholds", "asks_for_human", "route"]
+
+
+def _default(name: str) -> float:
+    """Defaults come from :class:`Settings` only, so there is one place to change them."""
+    return float(Settings.model_fields[name].default)
 
 
 @dataclass(frozen=True)
 class RouterThresholds:
-    confidence_floor: float = 0.5
-    confidence_threshold: float = 0.75
-    frustration_threshold: float = 0.7
-    repeat_contact_threshold: int = 3
+    confidence_floor: float = _default("confidence_floor")
+    confidence_threshold: float = _default("confidence_threshold")
+    frustration_threshold: float = _default("frustration_threshold")
+    repeat_contact_threshold: int = int(_default("repeat_contact_threshold"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RouterThresholds:
@@ -93,7 +104,7 @@ def _stage_failure(x: RouteInputs) -> Verdict | None:
 def _legal_threat(x: RouteInputs) -> Verdict | None:
     if "legal_threat" not in x.signals:
         return None
-    phrases = signal_phrases(x.sentiment, "legal_threat") if x.sentiment else []
+    phrases = x.sentiment.phrases(Signal.LEGAL_THREAT) if x.sentiment else []
     quoted = ", ".join(f"'{p}'" for p in phrases[:3])
     reason = f"Legal threat detected: {quoted}" if quoted else "Legal threat detected"
     return Queue.MANAGER, Priority.CRITICAL, reason
@@ -102,9 +113,10 @@ def _legal_threat(x: RouteInputs) -> Verdict | None:
 def _angry_or_urgent(x: RouteInputs) -> Verdict | None:
     level = x.sentiment.level if x.sentiment else None
     if level == SentimentLevel.URGENT:
-        return Queue.TIER2, Priority.CRITICAL, f"Customer is urgent{_evidence(x, 'time_pressure')}"
+        why = _evidence(x, Signal.TIME_PRESSURE)
+        return Queue.TIER2, Priority.CRITICAL, f"Customer is urgent{why}"
     if level == SentimentLevel.ANGRY:
-        why = _evidence(x, "profanity") or _evidence(x, "all_caps")
+        why = _evidence(x, Signal.PROFANITY) or _evidence(x, Signal.ALL_CAPS)
         return Queue.TIER1, Priority.HIGH, f"Customer is angry{why}"
     return None
 
@@ -139,19 +151,29 @@ def _repeat_contact(x: RouteInputs) -> Verdict | None:
 
 
 def _asked_for_human(x: RouteInputs) -> Verdict | None:
-    if x.wants_human:
-        return Queue.TIER1, Priority.MEDIUM, "Customer asked to talk to a person"
-    return None
+    if not (x.wants_human or Signal.ASKED_FOR_HUMAN in x.signals):
+        return None
+    level = x.sentiment.level if x.sentiment else None
+    words = _evidence(x, Signal.ASKED_FOR_HUMAN)
+    mood = f" (session mood {level.value}, frustration {x.frustration:.2f})" if level else ""
+    reason = f"Customer asked to talk to a person{words}{mood}"
+    if level == SentimentLevel.URGENT:
+        return Queue.TIER2, Priority.CRITICAL, reason
+    if level == SentimentLevel.ANGRY or x.frustration >= x.thresholds.frustration_threshold:
+        return Queue.TIER2, Priority.HIGH, reason
+    if level == SentimentLevel.FRUSTRATED:
+        return Queue.TIER1, Priority.HIGH, reason
+    return Queue.TIER1, Priority.MEDIUM, reason
 
 
 RULES: tuple[tuple[str, Rule], ...] = (
     ("legal_threat", _legal_threat),  # first: a legal threat reaches a manager whatever else failed
     ("stage_failure", _stage_failure),
+    ("asked_for_human", _asked_for_human),  # before the KB rules: never a "KB gap"
     ("angry_or_urgent", _angry_or_urgent),
     ("frustrated_low_confidence", _frustrated_low_confidence),
     ("low_confidence", _low_confidence),
     ("repeat_contact", _repeat_contact),
-    ("asked_for_human", _asked_for_human),
 )
 
 
@@ -187,8 +209,8 @@ def _max_priority(a: Priority, b: Priority) -> Priority:
     return a if PRIORITY_ORDER[a] >= PRIORITY_ORDER[b] else b
 
 
-def _evidence(x: RouteInputs, signal: str) -> str:
-    phrases = signal_phrases(x.sentiment, signal) if x.sentiment else []
+def _evidence(x: RouteInputs, signal: Signal) -> str:
+    phrases = x.sentiment.phrases(signal) if x.sentiment else []
     return ": " + ", ".join(f"'{p}'" for p in phrases[:3]) if phrases else ""
 
 
@@ -208,34 +230,3 @@ def _record(x: RouteInputs, matched: list[str]) -> dict[str, Any]:
         "thresholds": asdict(x.thresholds),
         "matched_rules": matched,  # every rule that fired, in precedence order
     }
-
-
-# ----------------------------------------------------------------------------- asking for a human
-_HUMAN = (r"(?:human(?:\s+being)?|(?:real|actual|live)\s+(?:person|human|agent|people)|person"
-          r"|someone|somebody|agent|representative|rep|operator|manager|supervisor)"
-          r"(?!\s+(?:on|in|from|of)\s+(?:my|our)\b)(?!')")
-_ASK_HUMAN = [re.compile(p, re.IGNORECASE) for p in (
-    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|your|the|some|one of your|an actual)?\s*"
-    rf"{_HUMAN}\b",
-    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a|an|your|the|some)?\s*"
-    rf"{_HUMAN}\b",
-    rf"\bget\s+me\s+(?:a|an|your|the|some)?\s*{_HUMAN}\b",
-    r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:a|an|to reach a)\s+(?:human|real person"
-    r"|live agent|person)\b",
-    r"\b(?:human|real person|live agent|representative|operator)\s*,?\s*please\b",
-    r"\b(?:am i|are you)\s+(?:talking|chatting|speaking)\s+(?:to|with)\s+a\s+"
-    r"(?:bot|robot|machine)\b",
-    r"\bescalate\s+(?:this|my\s+(?:ticket|case|issue|request))\b",
-)]
-_NEGATED = re.compile(r"\b(?:don'?t|do not|no need to|not necessary to|never)\b[^.!?]{0,25}$",
-                      re.IGNORECASE)
-
-
-def asks_for_human(text: str) -> bool:
-    """True when the customer asks for a person ("can I talk to a human?"), and not when
-    they say they don't need one or ask how to add a teammate."""
-    for rx in _ASK_HUMAN:
-        for m in rx.finditer(text):
-            if not _NEGATED.search(text[: m.start()]):
-                return True
-    return False

@@ -15,8 +15,11 @@ first-time "THIS IS ANNOYING!!!". The history floor grows with the number of
 contacts; tone and signals are combined with it as independent pieces of evidence
 (noisy-OR), so each one can only push the score up.
 
-Every evidence phrase is written into ``reasons`` as ``"<Signal label>: 'phrase'"``;
-:func:`signal_phrases` reads them back (the router quotes them to the human).
+Every signal comes with its evidence as data (``SentimentResult.evidence``: the signal and
+the phrases that triggered it), which the router quotes to the human; ``reasons`` keeps
+the same words as text for the trace. The default analyser is the learned model in
+:mod:`support_core.sentiment_model`, which uses this module's evidence as its floors;
+``SUPPORT_SENTIMENT_BACKEND=rules`` keeps this rule analyser for comparison.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pydantic import BaseModel, Field, field_validator
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from support_core.errors import LLMError
+from support_core.human_request import human_request_phrases
 from support_core.models import (
     SIGNALS,
     CustomerSummary,
@@ -37,6 +41,8 @@ from support_core.models import (
     Role,
     SentimentLevel,
     SentimentResult,
+    Signal,
+    SignalEvidence,
 )
 from support_core.ports import LLMClient
 
@@ -70,6 +76,7 @@ SIGNAL_WEIGHTS: dict[str, float] = {
     "billing_dispute": 0.25,
     "time_pressure": 0.2,
     "previous_escalation": 0.2,
+    "asked_for_human": 0.1,
 }
 
 SIGNAL_LABELS: dict[str, str] = {
@@ -83,6 +90,7 @@ SIGNAL_LABELS: dict[str, str] = {
     "billing_dispute": "Billing dispute",
     "time_pressure": "Time pressure",
     "previous_escalation": "Previous escalation",
+    "asked_for_human": "Asked for a person",
 }
 
 EXPRESSIVE = frozenset({"all_caps", "multiple_exclamations"})  # loud, but not negative by itself
@@ -266,11 +274,24 @@ def text_signals(text: str, th: SentimentThresholds | None = None) -> dict[str, 
     found = {s: find_phrases(text, rules) for s, rules in _COMPILED.items()}
     outage = find_phrases(text, _OUTAGE_RX)
     found["time_pressure"] = list(dict.fromkeys(found["time_pressure"] + outage))
+    found["threatening_churn"] = [p for p in found["threatening_churn"]
+                                  if not _asked_how_to(text, p)]
+    found["asked_for_human"] = human_request_phrases(text)
     loud = shouted_words(text, th)
     found["all_caps"] = [" ".join(loud[:6])] if loud else []
     bangs = [b for b in _BANGS.findall(text) if b.count("!") + b.count("！") >= 2]
     found["multiple_exclamations"] = bangs[:1] or (["!" * 3] if text.count("!") >= 3 else [])
     return {s: p for s, p in found.items() if p}
+
+
+_HOW_TO = re.compile(r"\b(?:how|where|can|could)\s+(?:do|can|could|would|should|does|i|we)?\s*"
+                     r"(?:i|we|one|you)\s+$", re.IGNORECASE)
+
+
+def _asked_how_to(text: str, phrase: str) -> bool:
+    """"How do I cancel my subscription?" asks how; it is not a threat to leave."""
+    at = text.find(phrase)
+    return at >= 0 and bool(_HOW_TO.search(text[:at]))
 
 
 def outage_phrases(text: str) -> list[str]:
@@ -288,7 +309,10 @@ def stated_contacts(text: str) -> int:
 
 
 def signal_phrases(result: SentimentResult, signal: str) -> list[str]:
-    """The quoted phrases recorded in ``result.reasons`` for one signal."""
+    """The phrases recorded for one signal: the structured ``evidence`` when present, else
+    (results stored before evidence existed) the quotes in ``reasons``."""
+    if result.evidence:
+        return result.phrases(signal)
     prefix = f"{SIGNAL_LABELS[signal]}: "
     tails = [r[len(prefix):] for r in result.reasons if r.startswith(prefix)]
     return [q for tail in tails for q in _QUOTED.findall(tail)]
@@ -388,18 +412,34 @@ class RuleSentimentAnalyzer:
             level=level, confidence=level_confidence(level, ev, signals, score, th),
             frustration_score=round(score, 4), signals=signals,
             reasons=[*evidence_reasons(ev, th), f"Level {level.value}: {why}"],
-            backend=self.backend,
+            backend=self.backend, evidence=signal_evidence(ev, signals),
         )
 
 
 # ----------------------------------------------------------------------------- decision
-def signals_of(ev: Evidence, th: SentimentThresholds) -> list[str]:
+def signals_of(ev: Evidence, th: SentimentThresholds) -> list[Signal]:
     found = set(ev.phrases)
     if ev.contacts >= th.repeat_contacts:
         found.add("repeated_issue")
     if ev.previous_escalations > 0:
         found.add("previous_escalation")
     return [s for s in SIGNALS if s in found]
+
+
+def signal_evidence(ev: Evidence, signals: Sequence[str]) -> list[SignalEvidence]:
+    """Each signal with the words that triggered it, or the record it came from."""
+    out = []
+    for s in SIGNALS:
+        if s not in signals:
+            continue
+        if s in ev.phrases:
+            out.append(SignalEvidence(signal=s, phrases=ev.phrases[s][:5]))
+        elif s == Signal.REPEATED_ISSUE:
+            out.append(SignalEvidence(signal=s, source="history",
+                                      phrases=[f"contact #{ev.contacts} ({ev.contact_source})"]))
+        else:
+            out.append(SignalEvidence(signal=s, source="history"))
+    return out
 
 
 def history_floor(ev: Evidence, th: SentimentThresholds) -> float:
@@ -572,6 +612,9 @@ class LLMSentimentAnalyzer:
             level=level, confidence=rules.confidence if overridden else verdict.confidence,
             frustration_score=round(score, 4), signals=signals,
             reasons=[*verdict.reasons, *safety, *notes], backend=f"llm:{self._llm.model}",
+            evidence=[e for e in rules.evidence if e.signal in signals]
+            + [SignalEvidence(signal=s, source="llm") for s in signals
+               if s not in rules.signals],
         )
 
 

@@ -19,6 +19,7 @@ from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
+from support_core.sentiment_model import ModelSentimentAnalyzer
 from support_core.telemetry import setup_tracing, span_collector
 
 
@@ -82,10 +83,18 @@ def build_llm(settings: Settings) -> LLMClient | None:
     )
 
 
-def build_sentiment(settings: Settings) -> RuleSentimentAnalyzer | LLMSentimentAnalyzer:
+def build_sentiment(
+    settings: Settings, embedder: Embedder | None = None
+) -> RuleSentimentAnalyzer | LLMSentimentAnalyzer | ModelSentimentAnalyzer:
+    """LLM when configured (rules as its safety net); else the learned model over the KB's
+    embedder (its cached query vectors); ``rules`` keeps the lexicon analyser for comparison."""
     rules = RuleSentimentAnalyzer()
     llm = build_llm(settings) if settings.use_llm_for(settings.sentiment_backend) else None
-    return LLMSentimentAnalyzer(llm, rules) if llm is not None else rules
+    if llm is not None:
+        return LLMSentimentAnalyzer(llm, rules)
+    if settings.sentiment_backend == "rules":
+        return rules
+    return ModelSentimentAnalyzer((embedder or build_embedder(settings)).embed_query, rules=rules)
 
 
 def build_store(settings: Settings) -> TicketStore:
@@ -144,7 +153,7 @@ class Service:
             kb=self.learning.searcher(),  # the KB plus human-verified retrieval feedback
             memory=self.memory,
             intake=self._intake,
-            sentiment=build_sentiment(settings),
+            sentiment=build_sentiment(settings, self.kb.embedder),
             responder=responder,
             store=self.store,
             outcomes=self.outcomes,

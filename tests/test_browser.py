@@ -174,6 +174,18 @@ def test_the_support_desk_end_to_end_in_chromium(server: Server) -> None:
         page.get_by_text("Sources (").last.click()
         shoot(page, "1-chat-answer-with-sources")
 
+        # 1b. a follow-up in the same conversation: greeted once, no empathy on a how-to
+        messages = page.get_by_test_id("stChatMessage")
+        before = messages.count()
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill("Thanks! And how do I cancel my subscription?")
+        box.press("Enter")
+        expect(messages).to_have_count(before + 2, timeout=WAIT_MS)
+        follow_up = messages.last
+        expect(follow_up).to_contain_text(re.compile("cancel", re.I), timeout=WAIT_MS)
+        expect(follow_up).not_to_contain_text("Hi there")
+        expect(follow_up).not_to_contain_text("frustrating")
+
         # 2. a frustrated customer is escalated
         new_customer(page, "fran")
         warm_reply = send(page, FRUSTRATED, "specialist will take over")

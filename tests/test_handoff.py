@@ -174,7 +174,10 @@ def test_package_copies_routing_and_context() -> None:
     assert package.customer == SUMMARY
     assert package.conversation == t.messages
     assert [s.frustration_score for s in package.sentiment_trail] == [0.2, 0.8]
-    assert package.draft == t.draft
+    # The AI said "not covered" but retrieval found a relevant article: the agent gets it.
+    assert package.draft is not None and package.draft != t.draft
+    assert [src.article_id for src in package.draft.sources] == ["refunds"]
+    assert "not sent" in package.draft_note
     assert package.stage_errors == t.stage_errors
 
 
@@ -192,9 +195,47 @@ def test_package_suggestion_reflects_sentiment_and_stage_errors() -> None:
 
 
 def test_package_gap_hint_names_the_question() -> None:
-    calm = ticket(sentiment=mood(), sentiment_trail=[mood()], stage_errors=[])
+    calm = ticket(sentiment=mood(), sentiment_trail=[mood()], stage_errors=[], retrieved=[])
     package = build_handoff_package(calm, SUMMARY, calm.messages)
     assert QUESTION in package.suggested_action
+    assert package.draft == calm.draft and "does not cover" in package.draft_note
+
+
+def _hit(article: str, dense: float, text: str, fused: float) -> SearchHit:
+    return SearchHit(chunk_id=f"{article}:0", article_id=article, title=article.title(),
+                     text=text, dense_score=dense, dense_rank=1, fused_score=fused,
+                     source_url=f"https://help.example/{article}")
+
+
+def test_agent_draft_quotes_the_best_relevant_passages_with_sources() -> None:
+    hits = [_hit("refunds", 0.58, "Refunds go back to the original card. They take 5 days.", 0.9),
+            _hit("invoices", 0.41, "Download invoices from Billing > History.", 0.5),
+            _hit("themes", 0.12, "Pick a theme in Settings.", 0.1)]
+    t = ticket(retrieved=hits, sentiment=mood(), sentiment_trail=[mood()], stage_errors=[])
+    package = build_handoff_package(t, SUMMARY, t.messages)
+    draft = package.draft
+    assert draft is not None and draft.generator == "retrieved-passages"
+    assert [s.article_id for s in draft.sources] == ["refunds", "invoices"]  # themes: irrelevant
+    assert "Refunds go back to the original card. They take 5 days. [1]" in draft.text
+    assert "[2] Invoices — https://help.example/invoices" in draft.text
+    assert "I checked our knowledge base" not in draft.text
+    assert "flag a knowledge-base gap" not in package.suggested_action
+    assert '"Refunds"' in package.suggested_action
+
+
+def test_agent_draft_is_the_answer_when_the_ai_had_one() -> None:
+    t = ticket(draft=answered_draft())
+    package = build_handoff_package(t, SUMMARY, t.messages)
+    assert package.draft == t.draft and "would have given" in package.draft_note
+
+
+def test_frustration_threshold_setting_changes_the_suggested_action() -> None:
+    t = ticket(sentiment=mood(SentimentLevel.FRUSTRATED, 0.6), stage_errors=[],
+               draft=answered_draft())
+    default = build_handoff_package(t, SUMMARY, t.messages)
+    lowered = build_handoff_package(t, SUMMARY, t.messages, frustration_threshold=0.5)
+    assert "empathy" not in default.suggested_action
+    assert "empathy" in lowered.suggested_action
 
 
 def test_package_is_independent_of_later_ticket_changes() -> None:
@@ -235,3 +276,11 @@ def test_latest_question_prefers_the_conversation_then_the_subject() -> None:
 @pytest.mark.parametrize("demo", [True, False])
 def test_demo_flag_travels_with_the_package(demo: bool) -> None:
     assert build_handoff_package(ticket(is_demo=demo), SUMMARY, []).is_demo is demo
+
+
+def test_a_request_for_a_person_is_never_called_a_kb_gap() -> None:
+    t = ticket(retrieved=[], stage_errors=[], sentiment=mood(), sentiment_trail=[mood()],
+               escalation=decision("asked_for_human"))
+    package = build_handoff_package(t, SUMMARY, t.messages)
+    assert "knowledge-base gap" not in package.suggested_action
+    assert "asked for a person" in package.suggested_action

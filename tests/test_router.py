@@ -68,8 +68,8 @@ def test_each_rule(sent: SentimentResult, confidence: float, kwargs: dict[str, A
 
 def test_rule_order_is_the_documented_policy() -> None:
     assert [rule_id for rule_id, _ in RULES] == [
-        "legal_threat", "stage_failure", "angry_or_urgent", "frustrated_low_confidence",
-        "low_confidence", "repeat_contact", "asked_for_human",
+        "legal_threat", "stage_failure", "asked_for_human", "angry_or_urgent",
+        "frustrated_low_confidence", "low_confidence", "repeat_contact",
     ]
 
 
@@ -81,12 +81,11 @@ EVERYTHING: dict[str, Any] = dict(contact_count=5, answered=False, wants_human=T
 @pytest.mark.parametrize(("sent", "drop", "rule"), [
     (sentiment("angry", 0.9, ("legal_threat",)), (), "legal_threat"),
     (sentiment("angry", 0.9), (), "stage_failure"),
-    (sentiment("angry", 0.9), ("stage_errors",), "angry_or_urgent"),
-    (sentiment("frustrated", 0.9), ("stage_errors",), "frustrated_low_confidence"),
-    (sentiment("frustrated", 0.2), ("stage_errors",), "low_confidence"),
-    (sentiment("frustrated", 0.2), ("stage_errors", "answered"), "repeat_contact"),
-    (sentiment("frustrated", 0.2), ("stage_errors", "answered", "contact_count"),
-     "asked_for_human"),
+    (sentiment("angry", 0.9), ("stage_errors",), "asked_for_human"),
+    (sentiment("angry", 0.9), ("stage_errors", "wants_human"), "angry_or_urgent"),
+    (sentiment("frustrated", 0.9), ("stage_errors", "wants_human"), "frustrated_low_confidence"),
+    (sentiment("frustrated", 0.2), ("stage_errors", "wants_human"), "low_confidence"),
+    (sentiment("frustrated", 0.2), ("stage_errors", "answered", "wants_human"), "repeat_contact"),
 ])
 def test_precedence(sent: SentimentResult, drop: tuple[str, ...], rule: str) -> None:
     kwargs = {k: v for k, v in EVERYTHING.items() if k not in drop}
@@ -179,8 +178,8 @@ def test_inputs_are_recorded() -> None:
     assert inputs["confidence"] == 0.6 and inputs["contact_count"] == 3
     assert inputs["intake_priority"] == "high" and inputs["wants_human"] is True
     assert inputs["thresholds"]["frustration_threshold"] == 0.7
-    assert inputs["matched_rules"] == ["frustrated_low_confidence", "repeat_contact",
-                                       "asked_for_human"]
+    assert inputs["matched_rules"] == ["asked_for_human", "frustrated_low_confidence",
+                                       "repeat_contact"]
 
 
 def test_stage_failure_reason_names_the_stage() -> None:
@@ -203,6 +202,37 @@ def test_stage_failure_reason_names_the_stage() -> None:
     ("How do I add an agent to my workspace?", False),
     ("How do people talk to each other in the app?", False),
     ("What does a human-readable export look like?", False),
+    ("I want to talk to a human", True),
+    ("a person please", True),
+    ("Can I speak to someone real?", True),
+    ("call me", True),
+    ("Could someone call me back today?", True),
+    ("This bot is useless.", True),
+    ("you are useless", True),
+    ("Is there a real person I can talk to?", True),
+    ("How can I call the API from Python?", False),
+    ("How do I transfer a ticket to another agent?", False),
+    ("Can agents on my team see archived tickets?", False),
 ])
 def test_asks_for_human(text: str, expected: bool) -> None:
     assert asks_for_human(text) is expected
+
+
+@pytest.mark.parametrize(("level", "score", "queue", "priority"), [
+    ("neutral", 0.0, Queue.TIER1, Priority.MEDIUM),
+    ("frustrated", 0.5, Queue.TIER1, Priority.HIGH),
+    ("frustrated", 0.8, Queue.TIER2, Priority.HIGH),
+    ("angry", 0.9, Queue.TIER2, Priority.HIGH),
+    ("urgent", 0.9, Queue.TIER2, Priority.CRITICAL),
+])
+def test_a_request_for_a_person_is_routed_by_the_mood(
+    level: str, score: float, queue: Queue, priority: Priority
+) -> None:
+    """Asked for a person: escalate with that reason even when the KB has no answer; an
+    angry customer asking for a person outranks tier1/medium."""
+    decision = route(sentiment(level, score, ("asked_for_human",)), 0.0, contact_count=1,
+                     answered=False, intake_priority=Priority.LOW)
+    assert (decision.queue, decision.priority, decision.rule) == (queue, priority,
+                                                                  "asked_for_human")
+    assert decision.reason.startswith("Customer asked to talk to a person")
+    assert "knowledge base" not in decision.reason

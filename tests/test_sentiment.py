@@ -93,6 +93,9 @@ FIRES = [
     ("previous_escalation", "This was already escalated"),
     ("previous_escalation", "I spoke to your manager last week"),
     ("previous_escalation", "your supervisor promised a fix"),
+    ("asked_for_human", "I want to talk to a human"),
+    ("asked_for_human", "this bot is useless, call me"),
+    ("asked_for_human", "Can I speak to someone real?"),
 ]
 
 NEAR_MISSES = [
@@ -137,6 +140,9 @@ NEAR_MISSES = [
     ("time_pressure", "How do I subscribe to outage notifications?"),
     ("previous_escalation", "How does escalation work?"),
     ("previous_escalation", "Who is my account manager?"),
+    ("asked_for_human", "How do I add an agent to my team?"),
+    ("asked_for_human", "I don't need a person, just the link"),
+    ("threatening_churn", "How do I cancel my subscription?"),
 ]
 
 

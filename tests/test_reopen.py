@@ -1,0 +1,77 @@
+"""Returning customers get the right ticket: reopened only for the same issue, across
+sessions; a ticket a person resolved goes back to that person."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from support_core.models import (
+    HandoffStatus,
+    SearchHit,
+    Ticket,
+    TicketStatus,
+    Transition,
+    shifted_clock,
+)
+from support_core.reopen import Topic, choose
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def resolved(articles: list[str], hours_ago: float, session: str = "s1") -> Ticket:
+    hits = [SearchHit(chunk_id=f"{a}:0", article_id=a, title=a, text="...") for a in articles]
+    return Ticket(customer_id="c", session_id=session, status=TicketStatus.RESOLVED,
+                  retrieved=hits, transitions=[Transition(
+                      from_status=TicketStatus.AWAITING_CUSTOMER, to_status=TicketStatus.RESOLVED,
+                      at=NOW - timedelta(hours=hours_ago))])
+
+
+def test_same_issue_within_the_window_reopens_across_sessions() -> None:
+    refund = resolved(["billing-request-refund"], 5, session="old-session")
+    decision = choose([refund], Topic(frozenset({"billing-request-refund", "x"})), NOW, 72)
+    assert decision.reopen is refund and decision.linked is None
+
+
+def test_another_issue_opens_a_new_ticket_linked_to_the_earlier_one() -> None:
+    refund = resolved(["billing-request-refund"], 5)
+    decision = choose([refund], Topic(frozenset({"account-recovery-lost-2fa"})), NOW, 72)
+    assert decision.reopen is None and decision.linked is refund
+
+
+def test_outside_the_window_nothing_is_reopened_or_linked() -> None:
+    old = resolved(["billing-request-refund"], 100)
+    decision = choose([old], Topic(frozenset({"billing-request-refund"})), NOW, 72)
+    assert decision.reopen is None and decision.linked is None
+
+
+def test_most_recent_matching_ticket_wins() -> None:
+    a, b = resolved(["api-webhooks-setup"], 30), resolved(["api-webhooks-setup"], 2)
+    assert choose([a, b], Topic(frozenset({"api-webhooks-setup"})), NOW, 72).reopen is b
+
+
+@pytest.mark.slow
+def test_pipeline_reopens_by_topic_and_returns_human_tickets_to_their_agent(service) -> None:
+    p, desk = service.pipeline, service.desk
+    with shifted_clock(-timedelta(hours=5)):
+        first = p.process_message("ret-1", "s1", "Could I talk to a real person, please? "
+                                                 "I want a refund for last month.")
+        assert first.action == "escalated"
+        desk.claim(first.handoff_id, "sam")
+        desk.reply(first.handoff_id, "sam", "Refund issued.")
+        desk.resolve(first.handoff_id, "sam")
+    # Another session, another issue: a new ticket that links the refund ticket.
+    other = p.process_message("ret-1", "s2", "How do I recover my account after losing my "
+                                             "two-factor authentication device?")
+    assert other.ticket.ticket_id != first.ticket.ticket_id
+    assert other.ticket.linked_ticket_id == first.ticket.ticket_id
+    # Another session, the same issue: the refund ticket is reopened and goes back to sam.
+    again = p.process_message("ret-1", "s3", "The refund for last month has not arrived.")
+    assert again.ticket.ticket_id == first.ticket.ticket_id
+    assert again.action == "escalated" and again.handoff_id
+    handoff = service.store.get_handoff(again.handoff_id)
+    assert handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by == "sam"
+    assert handoff.rule == "reopened_to_agent"
+    assert handoff.conversation[-1].content == "The refund for last month has not arrived."
+    assert service.store.get_ticket(first.ticket.ticket_id).status == TicketStatus.ESCALATED
