@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from support_core.agent_desk import AgentDesk
+from support_core.auth import UserStore
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
+from support_core.desk_records import DeskRecords
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.pipeline import Stages, SupportPipeline
@@ -20,6 +22,7 @@ from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.store import TicketStore
 from support_core.telemetry import setup_tracing, span_collector
+from support_core.views import DeskViews
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -93,6 +96,15 @@ def build_store(settings: Settings) -> TicketStore:
     return TicketStore(settings.sqlite_path)
 
 
+def build_users(settings: Settings) -> UserStore:
+    return UserStore(
+        settings.desk_sqlite_path,
+        idle_minutes=settings.auth_idle_minutes,
+        max_failures=settings.auth_max_failures,
+        backoff_seconds=settings.auth_backoff_seconds,
+    )
+
+
 @dataclass
 class Service:
     """Everything the app and the CLI use, built once per process."""
@@ -141,8 +153,23 @@ class Service:
         return SupportPipeline(settings, stages)
 
     @cached_property
+    def users(self) -> UserStore:
+        return build_users(self.settings)
+
+    @cached_property
+    def records(self) -> DeskRecords:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return DeskRecords(self.settings.desk_sqlite_path)
+
+    @cached_property
     def desk(self) -> AgentDesk:
-        return AgentDesk(self.settings, self.store, self.memory, self.outcomes)
+        return AgentDesk(
+            self.settings, self.store, self.memory, self.outcomes, self.users, self.records
+        )
+
+    @cached_property
+    def views(self) -> DeskViews:
+        return DeskViews(self)
 
     def _intake(self) -> RuleIntake | LLMIntake:
         """The intake for the KB's current categories and products; rebuilt (its keyword
