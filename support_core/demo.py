@@ -181,3 +181,18 @@ def _play(svc: Service, scene: Scene) -> None:
 def _note(progress: Progress | None, i: int, n: int, what: str) -> None:
     if progress is not None:
         progress(i, n, what)
+
+
+def autoload_sample_kb(svc: Service) -> str | None:
+    """On a first start with an empty knowledge base, load the sample one (a setting turns
+    this off); returns the notice to show, or None when nothing was loaded."""
+    kb_dir = svc.settings.kb_dir
+    if not svc.settings.sample_kb_autoload or not kb_dir.is_dir() or svc.kb.list_articles():
+        return None
+    results = svc.kb.ingest_paths([kb_dir])
+    added = sum(r.status.value != "failed" for r in results)
+    return (
+        f"The knowledge base was empty, so the {added} sample articles from `{kb_dir}` were "
+        "loaded to answer from. Replace them on the Knowledge base page; set "
+        "SUPPORT_SAMPLE_KB_AUTOLOAD=false to start empty."
+    )

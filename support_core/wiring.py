@@ -16,6 +16,7 @@ from support_core.csat import OutcomeStore
 from support_core.desk_records import DeskRecords
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
+from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore
 from support_core.responder import GroundedComposer, LLMResponder
@@ -166,6 +167,10 @@ class Service:
         return AgentDesk(
             self.settings, self.store, self.memory, self.outcomes, self.users, self.records
         )
+
+    @cached_property
+    def kb_admin(self) -> KnowledgeBaseAdmin:
+        return KnowledgeBaseAdmin(self.kb, self.users)
 
     @cached_property
     def views(self) -> DeskViews:
