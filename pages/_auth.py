@@ -78,7 +78,7 @@ def sign_in_form() -> None:
                        "add agents and managers afterwards (Team page or `deskpilot users add`).")
         name = st.text_input("Name", key="signin_name")
         password = st.text_input("Password", type="password", key="signin_password")
-        repeat = st.text_input("Repeat the password", type="password") if first else password
+        repeat = st.text_input("Repeat the password", type="password", key="signin_repeat") if first else password
         if not st.form_submit_button("Create admin and sign in" if first else "Sign in",
                                      type="primary"):  # fmt: skip
             return

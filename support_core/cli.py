@@ -422,7 +422,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `reply ID --agent A "TEXT"`: argparse matches an optional positional (the text is
+    # optional with --macro) before it sees --agent, and leaves the text over
+    if args.command == "reply" and args.message is None and len(extra) == 1:
+        args.message, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
         return COMMANDS[args.command](args, settings)
