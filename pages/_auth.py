@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._ui import get_service
-from support_core.access import Action, Principal
+from support_core.access import MINIMUM_ROLE, Action, Principal
 from support_core.errors import DeskpilotError, SignInRequired, SignInThrottled
 
 TOKEN = "_deskpilot_token"
@@ -55,8 +55,9 @@ def require_staff(action: Action, what: str) -> Principal:
         sign_in_form()
         st.stop()
     if not user.can(action):
+        needed = MINIMUM_ROLE[action].value
         st.warning(f"You are signed in as {user.name} ({user.role.value}); {what} needs a "
-                   "manager or admin account.", icon=":material/lock:")  # fmt: skip
+                   f"{needed} account or above.", icon=":material/lock:")  # fmt: skip
         st.stop()
     return user
 
@@ -78,7 +79,9 @@ def sign_in_form() -> None:
                        "add agents and managers afterwards (Team page or `deskpilot users add`).")
         name = st.text_input("Name", key="signin_name")
         password = st.text_input("Password", type="password", key="signin_password")
-        repeat = st.text_input("Repeat the password", type="password", key="signin_repeat") if first else password
+        repeat = password
+        if first:
+            repeat = st.text_input("Repeat the password", type="password", key="signin_repeat")
         if not st.form_submit_button("Create admin and sign in" if first else "Sign in",
                                      type="primary"):  # fmt: skip
             return

@@ -68,7 +68,7 @@ def actions(h: HandoffPackage, user: Principal) -> None:
     row.page_link("pages/trace.py", label="Ticket trace", icon=":material/timeline:",
                   query_params={"ticket": h.ticket_id})  # fmt: skip
     if h.status is HandoffStatus.CLAIMED and not mine:
-        st.caption(f"**{h.claimed_by}** is handling this ticket.")
+        st.warning(f"**{h.claimed_by}** is handling this ticket.")
 
 
 def sentiment_chart(h: HandoffPackage) -> None:

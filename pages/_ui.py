@@ -136,6 +136,22 @@ def run_page(body: Callable[[], None]) -> None:
         show_unexpected(exc)
 
 
+def live(body: Callable[..., None], every: float) -> Callable[..., None]:
+    """``body`` as a fragment re-run every ``every`` seconds, with the page's error boundary
+    (a fragment handles its own exceptions, so ``run_page``'s would not see them)."""
+
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            body(*args, **kwargs)
+        except DeskpilotError as exc:
+            show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - the fragment's boundary
+            show_unexpected(exc)
+
+    guarded.__name__ = guarded.__qualname__ = body.__name__
+    return st.fragment(run_every=every)(guarded)
+
+
 def sidebar() -> None:
     with st.sidebar:
         try:

@@ -12,7 +12,15 @@ import uuid
 import streamlit as st
 
 from pages._auth import current_user
-from pages._ui import done, empty_kb_notice, get_service, render_message, run_page, show_error
+from pages._ui import (
+    done,
+    empty_kb_notice,
+    get_service,
+    live,
+    render_message,
+    run_page,
+    show_error,
+)
 from support_core.errors import DeskpilotError
 from support_core.views import ChatView, NextStep
 
@@ -120,7 +128,7 @@ def main() -> None:
         st.stop()
     customer, session = controls()
     earlier_conversations(customer, session)
-    st.fragment(run_every=svc.settings.live_refresh_seconds)(conversation)(customer, session)
+    live(conversation, svc.settings.live_refresh_seconds)(customer, session)
     if prompt := st.chat_input("Type your question…"):
         send(customer, session, prompt)
 

@@ -13,12 +13,13 @@ import streamlit as st
 
 from pages._auth import require_staff
 from pages._inbox_detail import detail
-from pages._ui import duration, get_service, run_page, since
+from pages._ui import duration, get_service, live, run_page, since
 from support_core.access import Action, Principal
 from support_core.models import Queue
 from support_core.views import InboxRow, InboxView
 
 OPEN = "inbox_open"  # the handoff id of the open ticket
+TABLE = "inbox_table_key"  # the queue table's current widget key
 QUEUES = [Queue.TIER1, Queue.TIER2, Queue.MANAGER]
 
 
@@ -56,9 +57,11 @@ def queue_panel(user: Principal, view: InboxView, queue: Queue | None) -> None:
               "waiting": since(r.handoff.created_at), "agent": r.handoff.claimed_by or "",
               "queue": r.handoff.queue.value, "reason": r.handoff.reason}
              for r in rows]  # fmt: skip
+    # a new key when the rows change: a selection made on the old order never carries over
+    st.session_state[TABLE] = f"queue_{abs(hash(tuple(ids)))}"
     event = st.dataframe(
         table, hide_index=True, on_select="rerun", selection_mode="single-row",
-        key=f"queue_{abs(hash(tuple(ids)))}", height=min(38 + 35 * len(rows), 560),
+        key=st.session_state[TABLE], height=min(38 + 35 * len(rows), 560),
         column_config={"": st.column_config.TextColumn(width=20),
                        "reason": st.column_config.TextColumn(width="large")},
     )  # fmt: skip
@@ -80,7 +83,7 @@ def main() -> None:
                                      key="inbox_queue", persist_state="session")  # fmt: skip
     left, right = st.columns([5, 6], gap="medium")
     with left:
-        st.fragment(run_every=svc.settings.live_refresh_seconds)(queue_panel)(user, view, queue)
+        live(queue_panel, svc.settings.live_refresh_seconds)(user, view, queue)
     with right:
         if handoff_id := st.session_state.get(OPEN):
             detail(user, handoff_id)

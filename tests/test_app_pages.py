@@ -347,17 +347,15 @@ def test_inbox_a_breached_ticket_is_marked_and_first_a_row_click_opens_another(
     assert [e.detail["clock"] for e in svc.records.events(kind="sla_breach")] == [
         "first_response"]  # 24 h first-response target missed; 72 h resolution still open
     # a row click (the dataframe's selection) opens that ticket beside the queue
-    key = next(k for k in at.session_state.filtered_state if str(k).startswith("queue_"))
+    key = at.session_state["inbox_table_key"]
     at.session_state[key] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     assert at.session_state["inbox_open"] == fresh.handoff_id
     assert "fresh · tier1 queue" in [s.value for s in at.subheader]
 
 
-def test_inbox_a_macro_fills_the_reply_and_a_note_never_reaches_the_customer(
-    data_dir: Path,
-) -> None:
-    svc = get_service()
+@pytest.mark.slow
+def test_inbox_a_macro_fills_the_reply_and_a_note_never_reaches_the_customer(svc: Any) -> None:
     h = queue_handoff(svc, customer="mia")
     manager = sign_in("max", "manager")
     svc.desk.save_macro("greet", "Hi {customer_name}, {agent_name} here on {ticket_id}.", "max")
@@ -400,7 +398,7 @@ Lunar parcels leave every Tuesday. Pack them in the silver box and label them LU
 
 @pytest.mark.slow
 def test_kb_upload_keeps_good_files_when_one_fails_then_view_and_delete(data_dir: Path) -> None:
-    at = open_page(KB)
+    at = open_page(KB, **sign_in("root", "admin"))
     at.file_uploader[0].set_value([
         ("moon.md", GOOD_MD, "text/markdown"),
         ("broken.pdf", b"this is not a pdf", "application/pdf"),
@@ -423,7 +421,7 @@ def test_kb_upload_keeps_good_files_when_one_fails_then_view_and_delete(data_dir
 
 @pytest.mark.slow
 def test_kb_search_playground_shows_every_score_and_filters(svc: Any) -> None:
-    at = open_page(KB)
+    at = open_page(KB, **sign_in("root", "admin"))
     at.text_input(key="kb_query").set_value("refund a double charge").run()
     assert_clean(at)
     hits = at.dataframe[-1].value
