@@ -193,6 +193,7 @@ def click_row(page: Page, row: int) -> None:
 
 
 # ----------------------------------------------------------------------------- the flow
+@pytest.mark.timeout(1500)  # four browser sessions on a shared 2-core machine
 def test_the_support_desk_end_to_end_in_chromium(server: Server) -> None:
     timings: dict[str, float] = {}
     with sync_playwright() as pw:
