@@ -69,7 +69,9 @@ def next_step(view: ChatView) -> None:
 
 def conversation(customer: str, session: str) -> None:
     """The live part: messages and the next step, re-read on a timer."""
-    view = get_service().views.chat(customer, session, readout=st.session_state.show_readout)
+    # .get: a timer run may arrive after the toggle's state was cleared by a page switch
+    readout = bool(st.session_state.get("show_readout", True))
+    view = get_service().views.chat(customer, session, readout=readout)
     for i, msg in enumerate(view.messages):
         render_message(msg, view.readouts.get(i))
     if not view.messages:

@@ -327,6 +327,8 @@ def test_the_support_desk_end_to_end_in_chromium(server: Server) -> None:
         shoot(manager, "7-trace")
         browser.close()
 
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "streamlit.log").write_text(server.log.read_text())  # for reading after the run
     assert "Traceback" not in server.log.read_text()
     print("\n" + "\n".join(f"{k}: {v:.2f} s" for k, v in timings.items()))
     record_timings(timings)
