@@ -23,7 +23,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from support_core.config import Settings
-from support_core.demo import is_loaded, load_demo, remove_demo
+from support_core.demo import autoload_sample_kb, is_loaded, load_demo, remove_demo
 from support_core.errors import (
     AlreadyClaimed,
     BackendUnavailable,
@@ -67,10 +67,25 @@ def frame() -> Any:
         "Managers": [
             st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
             st.Page("pages/trace.py", title="Ticket trace", icon=":material/timeline:"),
+            st.Page("pages/team.py", title="Team and macros", icon=":material/group:"),
         ],
     })
     sidebar()
     return page
+
+
+@st.cache_resource(show_spinner="First start: loading the sample knowledge base…")
+def sample_kb_notice() -> str | None:
+    """Once per process: fill an empty knowledge base with the sample one (a setting)."""
+    return autoload_sample_kb(get_service())
+
+
+def first_start_notice() -> None:
+    """Say once per browser session that the sample knowledge base was loaded for them."""
+    note = sample_kb_notice()
+    if note and not st.session_state.get("_deskpilot_kb_notice_shown"):
+        st.session_state["_deskpilot_kb_notice_shown"] = True
+        st.info(note, icon=":material/menu_book:")
 
 
 @st.cache_resource(show_spinner="Starting Deskpilot…")
@@ -113,6 +128,7 @@ def run_page(body: Callable[[], None]) -> None:
     if note := st.session_state.pop(FLASH, None):
         st.toast(note, icon=":material/check_circle:")
     try:
+        first_start_notice()
         body()
     except DeskpilotError as exc:
         show_error(exc)
@@ -120,13 +136,36 @@ def run_page(body: Callable[[], None]) -> None:
         show_unexpected(exc)
 
 
+def live(body: Callable[..., None], every: float) -> Callable[..., None]:
+    """``body`` as a fragment re-run every ``every`` seconds, with the page's error boundary
+    (a fragment handles its own exceptions, so ``run_page``'s would not see them)."""
+
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            body(*args, **kwargs)
+        except DeskpilotError as exc:
+            show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - the fragment's boundary
+            show_unexpected(exc)
+
+    guarded.__name__ = guarded.__qualname__ = body.__name__
+    return st.fragment(run_every=every)(guarded)
+
+
 def sidebar() -> None:
     with st.sidebar:
         try:
+            from pages._auth import account_box, current_user
+
             svc = get_service()
+            account_box()
             backend_summary(svc)
             st.divider()
-            demo_controls(svc)
+            user = current_user()
+            if user is not None and user.role.value == "admin":
+                demo_controls(svc)
+            else:
+                st.caption("An admin can load labelled demo data here.")
         except DeskpilotError as exc:
             show_error(exc)
         except Exception as exc:  # noqa: BLE001 - the sidebar must never take the page down
@@ -146,16 +185,18 @@ def demo_controls(svc: Service) -> None:
     loaded = is_loaded(svc)
     st.caption(
         "A scripted week of sample customers (ids `demo-…`) with agent replies and ratings. "
-        "It is marked as demo data everywhere and can be removed in one click. "
-        "Loading takes about a minute."
+        "It is marked as demo data everywhere and can be removed in one click."
     )
     if loaded:
         st.badge("Demo data loaded", icon=":material/science:", color="orange")
     if st.button("Load demo data", icon=":material/play_arrow:", disabled=loaded, width="stretch"):
-        bar = st.progress(0.0, text="Preparing…")
-        st.session_state[DEMO_NOTE] = load_demo(
-            svc, lambda i, n, what: bar.progress(min(i / max(n, 1), 1.0), text=what)
-        )
+        with st.status("Loading demo data…", expanded=True) as status:
+            bar = st.progress(0.0, text="Preparing…")
+            st.session_state[DEMO_NOTE] = load_demo(
+                svc, lambda i, n, what: bar.progress(min(i / max(n, 1), 1.0),
+                                                text=f"{i}/{n} · {what}")
+            )
+            status.update(label="Demo data loaded", state="complete")
         st.rerun()
     if st.button(
         "Remove demo data", icon=":material/delete:", disabled=not loaded, width="stretch"

@@ -1,7 +1,8 @@
 """Customer chat: someone plays a customer; replies come from the pipeline or a specialist.
 
-The conversation is re-read from the ticket store on every rerun, so an agent's
-reply from the Handoff inbox shows up here after a rerun (or the Refresh button).
+The conversation is a fragment that re-reads the ticket store every few seconds, so an
+agent's reply from the Handoff inbox appears here without a click (and without re-running
+the page or the pipeline). Other customers' ids are offered only to signed-in staff.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ import uuid
 
 import streamlit as st
 
+from pages._auth import current_user
 from pages._ui import (
     done,
     empty_kb_notice,
     get_service,
-    pct,
+    live,
     render_message,
     run_page,
     show_error,
 )
 from support_core.errors import DeskpilotError
-from support_core.models import Message, Role, Ticket, TicketStatus
-from support_core.wiring import Service
+from support_core.views import ChatView, NextStep
 
 
 def new_session_id() -> str:
@@ -31,75 +32,51 @@ def new_session_id() -> str:
 def switch_customer() -> None:
     """A returning customer continues their latest session; a new one starts fresh."""
     try:
-        latest = get_service().store.latest_ticket(str(st.session_state.customer_id).strip())
+        latest = get_service().views.latest_session(str(st.session_state.customer_id).strip())
     except DeskpilotError:
         latest = None
-    st.session_state.session_id = latest.session_id if latest else new_session_id()
+    st.session_state.session_id = latest or new_session_id()
 
 
-def readout(msg: Message, ticket: Ticket | None, last_reply: bool) -> str | None:
-    """The discreet line under an AI reply: its confidence, and the customer's mood."""
-    if msg.role is not Role.ASSISTANT or not st.session_state.show_readout or ticket is None:
-        return None
-    parts = []
-    if msg.metadata.get("confidence") is not None:
-        parts.append(f"confidence {pct(msg.metadata['confidence'])}")
-    level, frustration = msg.metadata.get("sentiment_level"), msg.metadata.get("frustration")
-    if level is not None and frustration is not None:
-        parts.append(f"sentiment {level} (frustration {frustration:.2f})")
-    if last_reply and ticket.escalation and ticket.escalation.should_escalate:
-        parts.append(f"escalated to {ticket.escalation.queue.value}: {ticket.escalation.reason}")
-    return " · ".join(parts) or None
-
-
-def conversation(tickets: list[Ticket], customer: str, session: str) -> None:
-    by_id = {t.ticket_id: t for t in tickets}
-    messages = get_service().desk.conversation(customer, session)
-    last_reply = {
-        m.metadata.get("ticket_id"): i for i, m in enumerate(messages) if m.role is Role.ASSISTANT
-    }
-    for i, msg in enumerate(messages):
-        ticket = by_id.get(msg.metadata.get("ticket_id", ""))
-        render_message(
-            msg, readout(msg, ticket, last_reply.get(msg.metadata.get("ticket_id")) == i)
-        )
-    if not messages:
-        st.caption("No messages yet. Ask anything below, e.g. *How do I reset my password?*")
-
-
-def next_step(ticket: Ticket) -> None:
+def next_step(view: ChatView) -> None:
     """What the customer can do now: wait for a specialist, confirm the answer, or rate."""
-    svc = get_service()
-    handoff = svc.store.active_handoff(ticket.ticket_id)
-    if ticket.status is TicketStatus.RESOLVED:
-        rate(ticket)
-    elif handoff is not None:
-        who = f"{handoff.claimed_by} has your conversation" if handoff.claimed_by else "in line"
-        if ticket.status is TicketStatus.ESCALATED:
-            st.info(f"A support specialist will take over from here ({who}). "
-                    "Their reply will appear here.", icon=":material/support_agent:")
-        else:
-            st.caption("A specialist is handling this conversation; write here if you need more.")
-        st.button("Refresh", icon=":material/refresh:")
-    elif ticket.status is TicketStatus.AWAITING_CUSTOMER:
-        if st.button("This solved my problem", icon=":material/check_circle:"):
-            svc.desk.customer_confirms(ticket.ticket_id)
-            done("Glad that solved it!")
-
-
-def rate(ticket: Ticket) -> None:
-    svc = get_service()
-    rating = svc.outcomes.rating(ticket.ticket_id)
-    if rating is not None:
-        st.success(f"Your ticket is resolved. You rated it {rating.score}/5 — thank you!")
+    ticket = view.latest
+    if ticket is None:
         return
-    with st.container(border=True):
-        st.markdown("**Your ticket is resolved. How did we do?**")
-        stars = st.feedback("stars", key=f"stars_{ticket.ticket_id}")
-        comment = st.text_input("Anything to add? (optional)", key=f"comment_{ticket.ticket_id}")
-        if st.button("Send rating", type="primary", disabled=stars is None):
-            svc.desk.rate(ticket.ticket_id, int(stars or 0) + 1, comment)
-            done("Thank you for your rating!")
+    if view.step is NextStep.RATED:
+        st.success(f"Your ticket is resolved. You rated it {view.score}/5 — thank you!")
+    elif view.step is NextStep.RATE:
+        with st.container(border=True):
+            st.markdown("**Your ticket is resolved. How did we do?**")
+            stars = st.feedback("stars", key=f"stars_{ticket.ticket_id}")
+            comment = st.text_input("Anything to add? (optional)",
+                                    key=f"comment_{ticket.ticket_id}")  # fmt: skip
+            if st.button("Send rating", type="primary", disabled=stars is None):
+                get_service().desk.rate(ticket.ticket_id, int(stars or 0) + 1, comment)
+                done("Thank you for your rating!")
+    elif view.step is NextStep.WAIT:
+        who = f"{view.owner} has your conversation" if view.owner else "in line"
+        st.info(f"A support specialist will take over from here ({who}). "
+                "Their reply will appear here.", icon=":material/support_agent:")  # fmt: skip
+    elif view.step is NextStep.WITH_SPECIALIST:
+        st.caption("A specialist is handling this conversation; write here if you need more.")
+    elif view.step is NextStep.CONFIRM and st.button(
+        "This solved my problem", icon=":material/check_circle:"
+    ):
+        get_service().desk.customer_confirms(ticket.ticket_id)
+        done("Glad that solved it!")
+
+
+def conversation(customer: str, session: str) -> None:
+    """The live part: messages and the next step, re-read on a timer."""
+    # .get: a timer run may arrive after the toggle's state was cleared by a page switch
+    readout = bool(st.session_state.get("show_readout", True))
+    view = get_service().views.chat(customer, session, readout=readout)
+    for i, msg in enumerate(view.messages):
+        render_message(msg, view.readouts.get(i))
+    if not view.messages:
+        st.caption("No messages yet. Ask anything below, e.g. *How do I reset my password?*")
+    next_step(view)
 
 
 def send(customer: str, session: str, text: str) -> None:
@@ -114,39 +91,32 @@ def send(customer: str, session: str, text: str) -> None:
     st.rerun()
 
 
-def controls(svc: Service) -> tuple[str, str]:
+def controls() -> tuple[str, str]:
     """Who the customer is and which session they are in; returns (customer, session)."""
-    known = set(svc.store.customer_ids())
+    known = set(get_service().views.customer_ids(current_user()))
     left, mid, right = st.columns([3, 1, 2], vertical_alignment="bottom")
-    left.selectbox(
-        "Customer id (pick one or type a new one)",
-        sorted(known | {st.session_state.customer_id}),
-        key="customer_id",
-        accept_new_options=True,
-        on_change=switch_customer,
-        persist_state="session",
-    )
+    if known:  # staff: pick any customer
+        left.selectbox("Customer id (pick one or type a new one)",
+                       sorted(known | {st.session_state.customer_id}), key="customer_id",
+                       accept_new_options=True, on_change=switch_customer)  # fmt: skip
+    else:
+        left.text_input("Your customer id", key="customer_id", on_change=switch_customer)
     if mid.button("New session", icon=":material/add_comment:"):
         st.session_state.session_id = new_session_id()
-    right.toggle(
-        "Show confidence & sentiment",
-        key="show_readout",
-        help="Switch off for a customer-facing demo.",
-        persist_state="session",
-    )
-    return st.session_state.customer_id, st.session_state.session_id
+    right.toggle("Show confidence & sentiment", key="show_readout",
+                 help="Switch off for a customer-facing demo.", persist_state="session")
+    return str(st.session_state.customer_id).strip(), st.session_state.session_id
 
 
-def earlier_conversations(svc: Service, customer: str, session: str) -> None:
+def earlier_conversations(customer: str, session: str) -> None:
     """What the desk remembers about this customer from their other sessions."""
-    earlier = [t for t in svc.store.list_tickets(customer_id=customer) if t.session_id != session]
+    earlier = get_service().views.earlier_tickets(customer, session)
     st.caption(f"Session `{session}` · {len(earlier)} earlier conversation(s) "
-               f"remembered for `{customer}`")
+               f"remembered for `{customer}`")  # fmt: skip
     if earlier:
         with st.expander("Earlier conversations"):
-            rows = [{"started": f"{t.created_at:%Y-%m-%d %H:%M}", "subject": t.subject,
-                     "status": t.status.value} for t in earlier]
-            st.dataframe(rows, hide_index=True)
+            st.dataframe([{"started": f"{t.created_at:%Y-%m-%d %H:%M}", "subject": t.subject,
+                           "status": t.status.value} for t in earlier], hide_index=True)
 
 
 def main() -> None:
@@ -158,12 +128,9 @@ def main() -> None:
     if not svc.kb.list_articles():
         empty_kb_notice()
         st.stop()
-    customer, session = controls(svc)
-    earlier_conversations(svc, customer, session)
-    tickets = svc.store.list_tickets(customer_id=customer, session_id=session)
-    conversation(tickets, customer, session)
-    if tickets:
-        next_step(tickets[0])
+    customer, session = controls()
+    earlier_conversations(customer, session)
+    live(conversation, svc.settings.live_refresh_seconds)(customer, session)
     if prompt := st.chat_input("Type your question…"):
         send(customer, session, prompt)
 

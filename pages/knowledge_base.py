@@ -11,8 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._auth import current_user, require_staff
 from pages._learning_ui import knowledge_gaps
 from pages._ui import done, get_service, hits_table, run_page, show_error
+from support_core.access import Action
 from support_core.errors import DeskpilotError
 from support_core.models import ArticleInfo, IngestResult, IngestStatus
 
@@ -28,7 +30,7 @@ STATUS_ICON = {
 
 def ingest_one(name: str, data: bytes, category: str | None, product: str | None) -> IngestResult:
     try:
-        return get_service().kb.ingest_upload(name, data, category, product)
+        return get_service().kb_admin.ingest_upload(current_user(), name, data, category, product)
     except DeskpilotError as exc:
         return IngestResult(source=name, status=IngestStatus.FAILED, error=exc.user_message)
     except Exception:  # noqa: BLE001 - one broken file must not stop the batch
@@ -135,7 +137,7 @@ def delete(article_id: str, title: str) -> None:
     st.warning(f"Delete **{title}**? Customers will no longer get answers from it.")
     yes, no, _ = st.columns([1, 1, 4])
     if yes.button("Yes, delete", type="primary"):
-        get_service().kb.delete_article(article_id)
+        get_service().kb_admin.delete_article(current_user(), article_id)
         st.session_state.pop("confirm_delete")
         done(f"Deleted {title}.")
     if no.button("Cancel"):
@@ -170,6 +172,7 @@ def playground(categories: list[str], products: list[str]) -> None:
 def main() -> None:
     svc = get_service()
     st.title("Knowledge base")
+    require_staff(Action.MANAGE_KB, "the knowledge-base admin")
     infos = svc.kb.list_articles()
     cats, prods = svc.kb.categories(), svc.kb.products()
     st.caption(

@@ -1,6 +1,7 @@
-"""Metrics for managers: how much the AI resolves, how often it escalates, how customers rate it.
+"""Metrics for managers: how much the AI resolves, how often it escalates, how customers rate it,
+and how often the SLA targets are met.
 
-Every number comes from the SQLite store (``OutcomeStore`` and ``TicketStore``) over
+Every number comes from ``DeskViews.metrics`` (which checks the viewer is a manager) over
 the chosen window of ticket creation dates (UTC).
 """
 
@@ -13,8 +14,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages._auth import require_staff
 from pages._learning_ui import learning_section
-from pages._ui import duration, get_service, now_utc, pct, run_page, time_unit
+from pages._ui import get_service, now_utc, pct, run_page, time_unit
+from support_core.access import Action
 from support_core.csat import SupportMetrics
 
 CHART = {"displayModeBar": False}
@@ -54,17 +57,28 @@ def kpis(m: SupportMetrics) -> None:
         ("CSAT", f"{m.avg_csat:.2f}" if m.avg_csat else "–", f"{m.csat_count} rating(s), 1-5."),
         ("CSAT gap", f"{gap:+.2f}" if gap is not None else "–",
          "AI minus human CSAT; within ±0.5 the AI satisfies as well as a person."),
-        ("1st reply", duration(m.avg_first_human_reply_seconds),
-         "Average time from handoff to a specialist's first reply."),
+        ("1st reply", short_duration(m.avg_first_human_reply_seconds),
+         "Average time from handoff to a specialist's first reply (escalated tickets only)."),
     ]
     for col, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
         col.metric(label, value, help=help_text, border=True)
 
 
+def short_duration(seconds: float | None) -> str:
+    """A KPI card is narrow: one unit, one decimal (``2.1 h``, ``14 min``)."""
+    if seconds is None:
+        return "–"
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def chart(fig: go.Figure, title: str) -> None:
-    fig.update_layout(
-        title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    fig.update_layout(  # the legend goes under the plot, so it never covers the title
+        title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="center", x=0.5),
     )
     st.plotly_chart(fig, config=CHART)
 
@@ -127,29 +141,38 @@ def timing(m: SupportMetrics, in_status: dict[str, float]) -> None:
                               unit: [(v or 0) / divisor for v in seconds.values()]})
         fig = px.bar(times, x=unit, y="measure", orientation="h", text_auto=".1f")
         chart(fig.update_layout(yaxis_title=None), f"Time to first reply and to resolve ({unit})")
+        st.caption("Resolution is averaged over every resolved ticket, most of them answered by "
+                   "the AI in seconds; first human reply only over escalated tickets. So the "
+                   "average resolution can be shorter than the average first human reply.")
 
 
-def ticket_table(since: datetime, until: datetime, include_demo: bool) -> None:
-    svc = get_service()
-    tickets = svc.store.list_tickets(since=since, until=until, limit=200)
-    rows = [
-        {
-            "created": t.created_at.strftime("%Y-%m-%d %H:%M"), "customer": t.customer_id,
-            "status": t.status.value,
-            "handled by": "human" if t.escalation and t.escalation.should_escalate else "AI",
-            "rating": rating.score if (rating := svc.outcomes.rating(t.ticket_id)) else None,
-            "subject": t.subject, "ticket": t.ticket_id, "demo": t.is_demo,
-        }
-        for t in tickets
-        if include_demo or not t.is_demo
-    ]
-    rating_column = st.column_config.NumberColumn(format="%d / 5")
-    st.dataframe(rows, hide_index=True, column_config={"rating": rating_column})
+def sla_chart(attainment: dict[str, dict[str, float | int | None]]) -> None:
+    rows = [{"priority": p, "clock": clock.replace("_", " "), "met": row[f"{clock}_attainment"],
+             "decided": row[f"{clock}_decided"]}
+            for p, row in attainment.items() for clock in ("first_response", "resolution")
+            if row[f"{clock}_decided"]]  # fmt: skip
+    if not rows:
+        st.caption("No SLA clock has been decided in this window yet.")
+        return
+    fig = px.bar(pd.DataFrame(rows), x="priority", y="met", color="clock", barmode="group",
+                 text_auto=".0%", hover_data=["decided"], range_y=[0, 1.1])  # fmt: skip
+    chart(fig.update_layout(xaxis_title=None, yaxis_tickformat=".0%"), "SLA attainment")
+    st.caption("Share of handoffs whose first response / resolution came before the target "
+               "of the priority they were handed off with; clocks still running are not counted.")
+
+
+def ticket_table(rows: list[dict[str, object]]) -> None:
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "subject": st.column_config.TextColumn(width="large"),
+        "ticket": st.column_config.TextColumn(width="small"),
+        "demo": st.column_config.CheckboxColumn(width="small"),
+    })  # fmt: skip
 
 
 def main() -> None:
     svc = get_service()
     st.title("Metrics")
+    user = require_staff(Action.VIEW_METRICS, "the metrics")
     top = st.columns([3, 1], vertical_alignment="bottom")
     with top[0]:
         span = window()
@@ -159,7 +182,8 @@ def main() -> None:
         st.info("Pick both a start and an end date.")
         st.stop()
     since, until = span
-    m = svc.outcomes.metrics(since, until, include_demo=include_demo)
+    view = svc.views.metrics(user, since, until, include_demo)
+    m = view.metrics
     if m.tickets == 0:
         st.info(
             "No tickets in this window yet. Chat on the Customer chat page, or press "
@@ -167,11 +191,12 @@ def main() -> None:
         )
         st.stop()
     kpis(m)
-    over_time(pd.DataFrame(svc.outcomes.daily_series(since, until, include_demo=include_demo)))
+    over_time(pd.DataFrame(view.daily))
     quality(m)
-    timing(m, svc.outcomes.time_in_status_summary(since, until, include_demo=include_demo))
+    timing(m, view.in_status)
+    sla_chart(view.sla)
     st.subheader("Tickets in this window")
-    ticket_table(since, until, include_demo)
+    ticket_table(view.tickets)
     learning_section(since, until)
 
 

@@ -12,7 +12,10 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages._auth import require_staff
 from pages._ui import duration, get_service, run_page, since
+from support_core.access import Action
+from support_core.desk_records import DeskEvent
 from support_core.models import Ticket, TicketStatus, Transition
 
 
@@ -129,17 +132,28 @@ def runs(spans: list[dict[str, Any]]) -> None:
     waterfall(ordered[chosen or 0])
 
 
+def desk_activity(events: list[DeskEvent]) -> None:
+    """Claims, replies, notes, reassignments and SLA breaches: who and when."""
+    if events:
+        st.subheader("Desk activity")
+        st.dataframe([{"at": f"{e.at:%Y-%m-%d %H:%M:%S}", "what": e.kind, "who": e.actor,
+                       "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items())}
+                      for e in events], hide_index=True)  # fmt: skip
+
+
 def main() -> None:
     svc = get_service()
     st.title("Ticket trace")
-    tickets = svc.store.list_tickets(limit=200)
+    user = require_staff(Action.READ_TICKETS, "ticket traces")
+    tickets = svc.views.trace_tickets(user)
     if not tickets:
         st.info(
             "No tickets yet. Send a message on the Customer chat page, or press "
             "**Load demo data** in the sidebar."
         )
         st.stop()
-    ticket = svc.store.get_ticket(pick_ticket(tickets))
+    trace = svc.views.trace(user, pick_ticket(tickets))
+    ticket = trace.ticket
     st.caption(
         f"Customer `{ticket.customer_id}` · session `{ticket.session_id}` · "
         f"{ticket.priority.value} priority · now **{ticket.status.value}**"
@@ -148,11 +162,11 @@ def main() -> None:
     for err in ticket.stage_errors:
         st.error(f"Stage **{err.stage}** failed at {err.at:%H:%M:%S}: {err.error}")
     st.subheader("Lifecycle")
-    transitions(svc.store.transitions(ticket.ticket_id))
+    transitions(trace.transitions)
+    desk_activity(trace.events)
     st.subheader("Pipeline spans")
-    spans = svc.store.spans(ticket.ticket_id)
-    if spans:
-        runs(spans)
+    if trace.spans:
+        runs(trace.spans)
     else:
         st.info(
             "No spans stored for this ticket (it was created before tracing was on, "

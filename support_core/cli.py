@@ -175,15 +175,15 @@ def _sentiment(args: argparse.Namespace, settings: Settings) -> int:
 def _handoffs(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.models import HandoffStatus, Queue
 
-    desk = _service(settings).desk
-    items = desk.queue(
+    svc = _service(settings)
+    items = svc.desk.queue(
         queue=Queue(args.queue) if args.queue else None,
         status=HandoffStatus(args.status) if args.status else None,
     )
     if not args.status:  # by default, only what still needs a human
         items = [h for h in items if h.status != HandoffStatus.RESOLVED]
     if args.json:
-        _print_json([h.model_dump(mode="json") for h in items])
+        _print_json(svc.views.handoffs_json(items))
         return 0
     if not items:
         print("No handoffs waiting.")
@@ -209,9 +209,83 @@ def _claim(args: argparse.Namespace, settings: Settings) -> int:
 @command("reply")
 def _reply(args: argparse.Namespace, settings: Settings) -> int:
     svc = _service(settings)
+    desk = svc.desk
+    if args.macro and args.message:
+        raise DeskpilotError("Give either the reply text or --macro, not both.")
+    if not args.macro and not args.message:
+        raise DeskpilotError("Give the reply text, or --macro NAME.")
+    text = desk.fill_macro(args.macro, args.handoff_id, args.agent) if args.macro else args.message
     cited = svc.learning.check_citations(args.cite) if args.cite else None
-    ticket = svc.desk.reply(args.handoff_id, args.agent, args.message, cited_articles=cited)
+    ticket = desk.reply(args.handoff_id, args.agent, text, cited_articles=cited)
     print(f"Reply sent on ticket {ticket.ticket_id}; status {ticket.status.value}.")
+    return 0
+
+
+@command("note")
+def _note(args: argparse.Namespace, settings: Settings) -> int:
+    _service(settings).desk.add_note(args.handoff_id, args.agent, args.text)
+    print(f"Internal note added to {args.handoff_id} (not shown to the customer).")
+    return 0
+
+
+@command("reassign")
+def _reassign(args: argparse.Namespace, settings: Settings) -> int:
+    desk = _service(settings).desk
+    if args.to:
+        pkg = desk.reassign(args.handoff_id, args.to, args.manager)
+        print(f"{pkg.handoff_id} is now claimed by {pkg.claimed_by}.")
+    else:
+        desk.release(args.handoff_id, args.manager)
+        print(f"{args.handoff_id} is back in the queue.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- staff and macros
+@command("users")
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.wiring import build_users
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    users = build_users(settings)
+    if args.users_command == "add":
+        if not args.password_stdin:
+            raise DeskpilotError("Pass the password on standard input with --password-stdin.")
+        password = sys.stdin.readline().rstrip("\r\n")
+        user = users.add(args.name, args.role, password)
+        print(f"Added {user.role.value} {user.name}.")
+    elif args.users_command == "disable":
+        user = users.disable(args.name)
+        print(f"Disabled {user.name}; their sessions are ended.")
+    else:
+        rows = [u.model_dump(mode="json", include={"name", "role", "active", "created_at"})
+                for u in users.list()]  # fmt: skip
+        if args.json:
+            _print_json(rows)
+        elif not rows:
+            print("No users yet. Add the first admin: deskpilot users add NAME --role admin "
+                  "--password-stdin")
+        for r in rows if not args.json else []:
+            print(f"{r['name']:24} {r['role']:8} {'active' if r['active'] else 'disabled'}")
+    return 0
+
+
+@command("macros")
+def _macros(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.desk_records import DeskRecords
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    records = DeskRecords(settings.desk_sqlite_path)
+    if args.macros_command == "add":
+        macro = records.save_macro(args.name, args.text, by="cli")
+        print(f"Saved macro {macro.name}.")
+        return 0
+    macros = [m.model_dump(mode="json") for m in records.macros()]
+    if args.json:
+        _print_json(macros)
+    elif not macros:
+        print("No macros yet: deskpilot macros add NAME TEXT")
+    for m in macros if not args.json else []:
+        print(f"{m['name']}: {m['text']}")
     return 0
 
 
@@ -238,6 +312,7 @@ def _metrics(args: argparse.Namespace, settings: Settings) -> int:
     metrics = svc.outcomes.metrics(until - timedelta(days=args.days), until)
     data = metrics.model_dump(mode="json")
     data.update(svc.learning.metrics(svc.outcomes, until - timedelta(days=args.days), until))
+    data["sla_attainment"] = svc.views.sla_attainment(until - timedelta(days=args.days), until)
     if args.json:
         _print_json(data)
     else:
@@ -344,10 +419,36 @@ def build_parser() -> argparse.ArgumentParser:
     (
         s.add_argument("handoff_id"),
         s.add_argument("--agent", required=True),
-        s.add_argument("message"),
+        s.add_argument("message", nargs="?"),
     )
     s.add_argument("--cite", action="append", metavar="ARTICLE_ID",
                    help="cite a knowledge-base article (repeatable)")
+    s.add_argument("--macro", help="reply with this macro, its placeholders filled in")
+
+    s = sub.add_parser("note", help="add an internal note (never shown to the customer)")
+    s.add_argument("handoff_id"), s.add_argument("--agent", required=True), s.add_argument("text")
+
+    s = sub.add_parser("reassign", help="(managers) hand a ticket to another agent, or release it")
+    s.add_argument("handoff_id"), s.add_argument("--manager", required=True)
+    s.add_argument("--to", help="the agent to give it to; without it the ticket is released")
+
+    s = sub.add_parser("users", help="staff accounts: add, list, disable")
+    users = s.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    u = users.add_parser("add", help="add a user (password read from standard input)")
+    u.add_argument("name"), u.add_argument("--role", required=True,
+                                           choices=["agent", "manager", "admin"])
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u = users.add_parser("list", help="names and roles (never the password hash)")
+    u.add_argument("--json", action="store_true")
+    u = users.add_parser("disable", help="disable a user and end their sessions")
+    u.add_argument("name")
+
+    s = sub.add_parser("macros", help="reply templates: add, list")
+    macros = s.add_subparsers(dest="macros_command", required=True, metavar="ACTION")
+    m = macros.add_parser("add", help="add or replace a macro")
+    m.add_argument("name"), m.add_argument("text")
+    m = macros.add_parser("list", help="all macros")
+    m.add_argument("--json", action="store_true")
 
     s = sub.add_parser("csat", help="record a 1-5 rating for a resolved ticket")
     s.add_argument("ticket_id"), s.add_argument("score", type=int), s.add_argument("--comment")
@@ -357,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("repair", help="escalate stuck tickets and requeue invisible ones")
     s.add_argument("--stuck-seconds", type=int, help="default: SUPPORT_STUCK_TICKET_SECONDS")
+    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("gaps", help="knowledge gaps from resolutions; publish or dismiss one")
     s.add_argument("action", nargs="?", choices=["list", "publish", "dismiss"], default="list")
@@ -380,7 +482,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `reply ID --agent A "TEXT"`: argparse matches an optional positional (the text is
+    # optional with --macro) before it sees --agent, and leaves the text over
+    if args.command == "reply" and args.message is None and len(extra) == 1:
+        args.message, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
         return COMMANDS[args.command](args, settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,8 +90,43 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, ge=100, description="Longer messages are refused.")
     max_upload_mb: int = Field(25, ge=1, description="Largest accepted KB upload.")
 
+    # --- staff sign-in, SLA and the desk ------------------------------------------------------
+    auth_provider: Literal["password", "oidc"] = Field(
+        "password", description="password (built-in users) or oidc (Streamlit st.login)."
+    )
+    auth_idle_minutes: float = Field(30.0, gt=0, description="Staff session idle expiry.")
+    auth_max_failures: int = Field(5, ge=1, description="Failed sign-ins before backoff.")
+    auth_backoff_seconds: float = Field(
+        30.0, ge=0, description="First wait after too many failures; doubles each time."
+    )
+    sla_first_response_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 15.0, "high": 60.0, "medium": 240.0, "low": 1440.0},
+        description="First-response target per priority (JSON).",
+    )
+    sla_resolution_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 240.0, "high": 480.0, "medium": 1440.0, "low": 4320.0},
+        description="Resolution target per priority (JSON).",
+    )
+    sla_warning_share: float = Field(
+        0.25, gt=0, lt=1, description="At risk when less than this share of a target is left."
+    )
+    sample_kb_autoload: bool = Field(
+        True, description="Load the sample KB on first start when the KB is empty."
+    )
+    live_refresh_seconds: float = Field(
+        3.0, ge=1, le=60, description="How often the chat and inbox check for news."
+    )
+
     # --- observability ---------------------------------------------------------------------
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint.")
+
+    @field_validator("sla_first_response_minutes", "sla_resolution_minutes")
+    @classmethod
+    def _every_priority(cls, value: dict[str, float]) -> dict[str, float]:
+        wanted = {"critical", "high", "medium", "low"}
+        if set(value) != wanted or any(v <= 0 for v in value.values()):
+            raise ValueError("give a positive number of minutes for critical, high, medium, low")
+        return value
 
     @property
     def llm_enabled(self) -> bool:
@@ -111,6 +146,11 @@ class Settings(BaseSettings):
     @property
     def memory_sqlite_path(self) -> Path:
         return self.data_dir / "memory.db"
+
+    @property
+    def desk_sqlite_path(self) -> Path:
+        """Staff users, sessions, the desk's audit events and macros."""
+        return self.data_dir / "desk.db"
 
     @property
     def embedding_cache_path(self) -> Path:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from support_core.access import StaffRole
 from support_core.models import shifted_clock
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ def load_demo(svc: Service, progress: Progress | None = None) -> str:
     if not svc.kb.list_articles():
         _note(progress, 0, len(SCENES), "Loading the sample knowledge base")
         svc.kb.ingest_paths([svc.settings.kb_dir])
+    svc.users.ensure_account(AGENT, StaffRole.AGENT)  # cannot sign in; demo replies only
     for i, scene in enumerate(SCENES, 1):
         _note(progress, i, len(SCENES), f"{scene.customer}: {scene.messages[0][:50]}")
         _play(svc, scene)
@@ -147,7 +149,9 @@ def load_demo(svc: Service, progress: Progress | None = None) -> str:
 
 
 def remove_demo(svc: Service) -> str:
+    demo_handoffs = {h.handoff_id for h in svc.store.list_handoffs() if h.is_demo}
     deleted = svc.store.delete_demo_data()
+    deleted["desk_events"] = svc.records.delete_events(demo_handoffs)
     for customer in {s.customer for s in SCENES}:
         svc.memory.forget_customer(customer)
     return f"Removed demo data ({sum(deleted.values())} rows)."
@@ -177,3 +181,18 @@ def _play(svc: Service, scene: Scene) -> None:
 def _note(progress: Progress | None, i: int, n: int, what: str) -> None:
     if progress is not None:
         progress(i, n, what)
+
+
+def autoload_sample_kb(svc: Service) -> str | None:
+    """On a first start with an empty knowledge base, load the sample one (a setting turns
+    this off); returns the notice to show, or None when nothing was loaded."""
+    kb_dir = svc.settings.kb_dir
+    if not svc.settings.sample_kb_autoload or not kb_dir.is_dir() or svc.kb.list_articles():
+        return None
+    results = svc.kb.ingest_paths([kb_dir])
+    added = sum(r.status.value != "failed" for r in results)
+    return (
+        f"The knowledge base was empty, so the {added} sample articles from `{kb_dir}` were "
+        "loaded to answer from. Replace them on the Knowledge base page; set "
+        "SUPPORT_SAMPLE_KB_AUTOLOAD=false to start empty."
+    )

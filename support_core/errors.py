@@ -11,7 +11,10 @@ DeskpilotError                 base; ``user_message`` is safe to show in the UI/
 ├── ConcurrentUpdate           a ticket changed since it was read (compare-and-set lost)
 ├── NotFound                   a ticket, handoff or article id does not exist
 ├── InvalidTransition          the lifecycle refuses a status change
-└── AlreadyClaimed             another agent claimed the handoff first
+├── AlreadyClaimed             another agent claimed the handoff first
+└── AccessDenied               the caller's role does not allow the action
+    ├── SignInRequired         nobody signed in, session expired, unknown or disabled user
+    └── SignInThrottled        too many failed sign-ins; wait ``retry_after`` seconds
 """
 
 from __future__ import annotations
@@ -82,3 +85,19 @@ class AlreadyClaimed(DeskpilotError):
         super().__init__(f"Ticket {handoff_id} was already claimed by {claimed_by}.")
         self.handoff_id = handoff_id
         self.claimed_by = claimed_by
+
+
+class AccessDenied(DeskpilotError):
+    """The caller is signed in (or named) but their role does not allow the action."""
+
+
+class SignInRequired(AccessDenied):
+    """Nobody is signed in, the session expired, or the user is unknown or disabled."""
+
+
+class SignInThrottled(AccessDenied):
+    """Too many failed sign-ins for this name; ``retry_after`` seconds until the next try."""
+
+    def __init__(self, user_message: str, retry_after: float) -> None:
+        super().__init__(user_message)
+        self.retry_after = retry_after

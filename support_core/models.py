@@ -357,6 +357,14 @@ class HandoffStatus(str, Enum):
     RESOLVED = "resolved"
 
 
+class InternalNote(BaseModel):
+    """A private note between staff on a handoff."""
+
+    author: str
+    at: datetime
+    text: str
+
+
 class HandoffPackage(BaseModel):
     handoff_id: str = Field(default_factory=lambda: new_id("hof"))
     ticket_id: str
@@ -381,6 +389,8 @@ class HandoffPackage(BaseModel):
     claimed_at: datetime | None = None
     first_reply_at: datetime | None = None
     resolved_at: datetime | None = None
+    # filled by AgentDesk.package from the desk's audit log; never shown to the customer
+    notes: list[InternalNote] = Field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- results

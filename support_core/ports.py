@@ -207,6 +207,10 @@ class TicketStore(Protocol):
 
     def ratings(self, ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
+    def rated_tickets(
+        self, since: datetime, until: datetime, include_demo: bool, limit: int
+    ) -> list[dict[str, Any]]: ...
+
     def knows_ticket(self, ticket_id: str) -> bool: ...
 
     def outcome_rows(

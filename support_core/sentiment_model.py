@@ -30,6 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from support_core.errors import BackendUnavailable
 from support_core.frustration_model import FrustrationModel, load_model, signal_features
 from support_core.models import (
     CustomerSummary,
@@ -116,6 +117,11 @@ class ModelSentimentAnalyzer:
     def message_score(self, message: str, ev: Evidence) -> float:
         """The model's frustration for this message alone, on the analyser's scale."""
         vector = self._embed(message)
+        if vector.shape[-1] != self.model.embedding_dim:
+            raise BackendUnavailable(
+                f"The frustration model expects {self.model.embedding_dim}-dimensional "
+                f"embeddings, got {vector.shape[-1]}; set SUPPORT_SENTIMENT_BACKEND=rules "
+                "or use the local embedder.")
         return self.model.to_score(
             self.model.probability(vector, signal_features(ev.compound, ev.phrases)))
 

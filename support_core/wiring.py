@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from support_core.agent_desk import AgentDesk
+from support_core.auth import UserStore
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
+from support_core.desk_records import DeskRecords
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
+from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.learning.loop import LearningLoop
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
@@ -21,6 +24,9 @@ from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.sentiment_model import ModelSentimentAnalyzer
 from support_core.telemetry import setup_tracing, span_collector
+from support_core.views import DeskViews
+
+FRUSTRATION_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # what support_core/models_data was trained on
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -94,7 +100,14 @@ def build_sentiment(
         return LLMSentimentAnalyzer(llm, rules)
     if settings.sentiment_backend == "rules":
         return rules
-    return ModelSentimentAnalyzer((embedder or build_embedder(settings)).embed_query, rules=rules)
+    # The model was trained on all-MiniLM-L6-v2 vectors: reuse the KB's embedder (and its cached
+    # query vector) only when it is that model; with remote embeddings, embed locally.
+    same_model = settings.embedding_backend == "local" and settings.embedding_model.endswith(
+        FRUSTRATION_EMBEDDING_MODEL)
+    if embedder is None or not same_model:
+        embedder = build_embedder(settings.model_copy(update={
+            "embedding_backend": "local", "embedding_model": FRUSTRATION_EMBEDDING_MODEL}))
+    return ModelSentimentAnalyzer(embedder.embed_query, rules=rules)
 
 
 def build_store(settings: Settings) -> TicketStore:
@@ -108,6 +121,15 @@ def build_store(settings: Settings) -> TicketStore:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteTicketStore(settings.sqlite_path, settings.database_timeout_seconds)
+
+
+def build_users(settings: Settings) -> UserStore:
+    return UserStore(
+        settings.desk_sqlite_path,
+        idle_minutes=settings.auth_idle_minutes,
+        max_failures=settings.auth_max_failures,
+        backoff_seconds=settings.auth_backoff_seconds,
+    )
 
 
 @dataclass
@@ -162,10 +184,29 @@ class Service:
         return SupportPipeline(settings, stages)
 
     @cached_property
+    def users(self) -> UserStore:
+        return build_users(self.settings)
+
+    @cached_property
+    def records(self) -> DeskRecords:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return DeskRecords(self.settings.desk_sqlite_path)
+
+    @cached_property
     def desk(self) -> AgentDesk:
-        desk = AgentDesk(self.settings, self.store, self.memory, self.outcomes)
+        desk = AgentDesk(
+            self.settings, self.store, self.memory, self.outcomes, self.users, self.records
+        )
         desk.on_resolve.append(self.learning.recorder)
         return desk
+
+    @cached_property
+    def kb_admin(self) -> KnowledgeBaseAdmin:
+        return KnowledgeBaseAdmin(self.kb, self.users)
+
+    @cached_property
+    def views(self) -> DeskViews:
+        return DeskViews(self)
 
     def _intake(self) -> RuleIntake | LLMIntake:
         """The intake for the KB's current categories and products; rebuilt (its keyword

@@ -24,9 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run` puts the app's folder on sys.path; do the same
     sys.path.insert(0, str(ROOT))
 
+from pages._auth import TOKEN  # noqa: E402
 from pages._ui import get_service  # noqa: E402
-from support_core.errors import BackendUnavailable  # noqa: E402
-from support_core.models import HandoffStatus, Role, TicketStatus, utcnow  # noqa: E402
+from support_core.errors import BackendUnavailable, InputError  # noqa: E402
+from support_core.models import HandoffStatus, Priority, Role, TicketStatus, utcnow  # noqa: E402
+from tests.desk_helpers import PASSWORD  # noqa: E402
+from tests.desk_helpers import escalate as queue_handoff  # noqa: E402
 
 APP = str(ROOT / "app.py")
 CHAT, INBOX, KB, METRICS, TRACE = (
@@ -66,6 +69,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh data dir for the app's own ``Settings()``, and a fresh cached service."""
     monkeypatch.setenv("SUPPORT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SUPPORT_KB_DIR", str(ROOT / "data" / "kb"))
+    monkeypatch.setenv("SUPPORT_SAMPLE_KB_AUTOLOAD", "false")  # the autoload test turns it on
     st.cache_resource.clear()
     yield tmp_path / "data"
     st.cache_resource.clear()
@@ -77,6 +81,16 @@ def svc(data_dir: Path, sample_kb: Any) -> Any:
     service = get_service()
     service.__dict__["kb"] = sample_kb  # cached_property slot, as conftest's service_factory
     return service
+
+
+def sign_in(name: str = "sam", role: str = "agent") -> dict[str, str]:
+    """Session state for a signed-in ``name`` (the user is created when missing)."""
+    users = get_service().users
+    try:
+        users.add(name, role, PASSWORD)
+    except InputError:
+        pass
+    return {TOKEN: users.start_session(users.principal(name))}
 
 
 def open_page(page: str, **state: Any) -> AppTest:
@@ -125,10 +139,71 @@ def escalate(svc: Any, customer: str = "bob") -> Any:
     ],
 )
 def test_every_page_renders_an_empty_state(data_dir: Path, page: str, hint: str) -> None:
-    at = open_page(page)
+    at = open_page(page, **sign_in("root", "admin"))
     assert_clean(at)
     assert hint in texts(at)
     assert "Demo data" in "\n".join(m.value for m in at.sidebar.markdown)
+
+
+@pytest.mark.parametrize("page", [INBOX, KB, METRICS, TRACE])
+def test_staff_pages_ask_a_visitor_to_sign_in_and_show_no_ticket_data(
+    data_dir: Path, page: str
+) -> None:
+    svc = get_service()
+    svc.users.add("root", "admin", PASSWORD)
+    queue_handoff(svc, customer="secret-customer")
+    at = open_page(page)
+    assert_clean(at)
+    assert "Sign in to see" in texts(at)
+    assert "secret-customer" not in texts(at) and not at.dataframe and not at.metric
+    assert [b.label for b in at.button if b.label == "Sign in"]
+
+
+def test_first_start_asks_for_the_first_admin_then_signs_them_in(data_dir: Path) -> None:
+    at = open_page(INBOX)
+    assert "Create the first admin account" in texts(at)
+    at.text_input(key="signin_name").set_value("Rita Root")
+    at.text_input(key="signin_password").set_value(PASSWORD)
+    at.text_input(key="signin_repeat").set_value(PASSWORD)
+    click(at, "Create admin and sign in")
+    assert_clean(at)
+    assert "Signed in as **Rita Root** · admin" in "\n".join(c.value for c in at.sidebar.caption)
+    assert [(u.name, u.role.value) for u in get_service().users.list()] == [("Rita Root", "admin")]
+
+
+def test_a_wrong_password_is_refused_and_an_agent_cannot_reach_admin_pages(
+    data_dir: Path,
+) -> None:
+    get_service().users.add("sam", "agent", PASSWORD)
+    at = open_page(INBOX)
+    at.text_input(key="signin_name").set_value("sam")
+    at.text_input(key="signin_password").set_value("not the password")
+    click(at, "Sign in")
+    assert "Wrong name or password" in texts(at) and TOKEN not in at.session_state
+    at.text_input(key="signin_password").set_value(PASSWORD)
+    click(at, "Sign in")
+    assert "Nothing here right now" in texts(at)
+    for page in (KB, METRICS, "pages/team.py"):
+        at.switch_page(page).run()
+        assert_clean(at)
+        assert "signed in as sam (agent)" in texts(at).lower() and not at.dataframe
+
+
+def test_the_sample_kb_is_loaded_on_first_start_with_a_notice(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, sample_kb: Any
+) -> None:
+    monkeypatch.setenv("SUPPORT_SAMPLE_KB_AUTOLOAD", "true")
+    st.cache_resource.clear()
+    ingested: list[Any] = []
+    service = get_service()
+    service.__dict__["kb"] = sample_kb  # already embedded: ingest_paths then reports unchanged
+    monkeypatch.setattr(sample_kb, "list_articles", lambda: [])  # as on a first start
+    original = sample_kb.ingest_paths
+    monkeypatch.setattr(sample_kb, "ingest_paths",
+                        lambda paths: ingested.append(paths) or original(paths))  # fmt: skip
+    at = open_page(CHAT)
+    assert not at.exception
+    assert "sample articles" in texts(at) and ingested == [[ROOT / "data" / "kb"]]
 
 
 def test_legacy_deep_link_still_gets_the_frame(
@@ -139,7 +214,7 @@ def test_legacy_deep_link_still_gets_the_frame(
     at = open_page(INBOX)
     assert_clean(at)
     assert "Handoff inbox" in [t.value for t in at.title]
-    assert "Demo data" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "demo data" in "\n".join(m.value for m in at.sidebar.caption)
 
 
 def test_sidebar_summarises_the_backend(svc: Any) -> None:
@@ -178,9 +253,10 @@ def test_chat_escalation_then_the_agents_reply_appears_and_can_be_rated(svc: Any
     assert "specialist will take over" in texts(at)
 
     handoff = svc.desk.queue()[0]
+    svc.users.add("sam", "agent", PASSWORD)
     svc.desk.claim(handoff.handoff_id, "sam")
     svc.desk.reply(handoff.handoff_id, "sam", "I've refunded the duplicate charge.")
-    click(at, "Refresh")
+    at.run()  # in the browser the live fragment does this every few seconds
     agent = [m for m in at.chat_message if "refunded the duplicate" in texts_of(m)]
     assert agent, "the agent's reply is not in the conversation"
 
@@ -198,7 +274,7 @@ def texts_of(block: Any) -> str:
 @pytest.mark.slow
 def test_chat_returning_customer_keeps_history_and_readout_can_be_hidden(svc: Any) -> None:
     svc.pipeline.process_message("carol", "old-session", SIMPLE)
-    at = open_page(CHAT)
+    at = open_page(CHAT, **sign_in("sam"))  # only staff may pick another customer
     at.selectbox(key="customer_id").set_value("carol").run()
     assert at.session_state["session_id"] == "old-session"  # she continues where she left off
     assert len(at.chat_message) == 2
@@ -221,7 +297,7 @@ def test_chat_refuses_an_overlong_message_with_a_warning(svc: Any) -> None:
 @pytest.mark.slow
 def test_inbox_claim_edit_draft_send_and_resolve(svc: Any) -> None:
     escalated = escalate(svc)
-    at = open_page(INBOX, agent="sam")
+    at = open_page(INBOX, **sign_in("sam"))
     assert_clean(at)
     assert sum(int(m.value) for m in at.metric) == 1
     assert "Why it's here" in texts(at) and "Suggested action" in texts(at)
@@ -237,7 +313,7 @@ def test_inbox_claim_edit_draft_send_and_resolve(svc: Any) -> None:
     assert ticket.messages[-1].content == "Edited draft: your refund is on its way."
 
     at.segmented_control(key="inbox_view").set_value("Claimed by me").run()
-    assert at.selectbox(key="inbox_open").value == handoff.handoff_id
+    assert at.session_state["inbox_open"] == handoff.handoff_id
     click(at, "Resolve ticket")
     assert svc.store.get_ticket(handoff.ticket_id).status is TicketStatus.RESOLVED
 
@@ -245,7 +321,8 @@ def test_inbox_claim_edit_draft_send_and_resolve(svc: Any) -> None:
 @pytest.mark.slow
 def test_inbox_the_losing_agent_is_told_who_has_the_ticket(svc: Any) -> None:
     escalated = escalate(svc)
-    loser = open_page(INBOX, agent="bea")
+    loser = open_page(INBOX, **sign_in("bea"))
+    sign_in("ann")
     svc.desk.claim(escalated.handoff_id, "ann")  # ann is a moment faster
     click(loser, "Claim")
     assert_clean(loser)
@@ -253,20 +330,53 @@ def test_inbox_the_losing_agent_is_told_who_has_the_ticket(svc: Any) -> None:
     assert svc.store.get_handoff(escalated.handoff_id).claimed_by == "ann"
 
 
+def test_inbox_a_breached_ticket_is_marked_and_first_a_row_click_opens_another(
+    data_dir: Path,
+) -> None:
+    svc = get_service()
+    fresh = queue_handoff(svc, customer="fresh", priority=Priority.CRITICAL)
+    late = queue_handoff(svc, customer="late", priority=Priority.LOW,
+                         created_at=utcnow() - timedelta(days=2))  # fmt: skip
+    at = open_page(INBOX, **sign_in("sam"))
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table["customer"]) == ["late", "fresh"]
+    assert table["SLA"][0].startswith("BREACHED") and "left" in table["SLA"][1]
+    assert table["priority"][0] == "medium"  # raised one level by the recorded breach
+    assert at.session_state["inbox_open"] == late.handoff_id and "SLA breached" in texts(at)
+    assert [e.detail["clock"] for e in svc.records.events(kind="sla_breach")] == [
+        "first_response"]  # 24 h first-response target missed; 72 h resolution still open
+    # a row click (the dataframe's selection) opens that ticket beside the queue
+    key = at.session_state["inbox_table_key"]
+    at.session_state[key] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert at.session_state["inbox_open"] == fresh.handoff_id
+    assert "fresh · tier1 queue" in [s.value for s in at.subheader]
+
+
 @pytest.mark.slow
-def test_inbox_an_agent_name_the_desk_refuses_is_explained(svc: Any) -> None:
-    escalated = escalate(svc)
-    at = open_page(INBOX, agent="<b>Sam</b>")
+def test_inbox_a_macro_fills_the_reply_and_a_note_never_reaches_the_customer(svc: Any) -> None:
+    h = queue_handoff(svc, customer="mia")
+    manager = sign_in("max", "manager")
+    svc.desk.save_macro("greet", "Hi {customer_name}, {agent_name} here on {ticket_id}.", "max")
+    at = open_page(INBOX, **manager)
     click(at, "Claim")
-    assert not at.exception
-    assert any("agent name" in w.value for w in at.warning)
-    assert svc.store.get_handoff(escalated.handoff_id).status is HandoffStatus.QUEUED
+    click(at, "Insert macro")
+    assert at.text_area(key=f"reply_{h.handoff_id}").value == (
+        f"Hi mia, max here on {h.ticket_id}.")  # fmt: skip
+    click(at, "Send reply")
+    at.text_area(key=f"note_text_{h.handoff_id}").set_value("Internal: VIP account")
+    click(at, "Save note")
+    assert "VIP account" in texts(at)
+    chat = open_page(CHAT, customer_id="mia", session_id="s1")
+    assert "Hi mia, max here" in "\n".join(texts_of(m) for m in chat.chat_message)
+    assert "VIP" not in texts(chat) + "\n".join(texts_of(m) for m in chat.chat_message)
 
 
 @pytest.mark.slow
 def test_inbox_reply_from_scratch_and_return_to_queue(svc: Any) -> None:
     escalated = escalate(svc)
-    at = open_page(INBOX, agent="sam")
+    at = open_page(INBOX, **sign_in("sam"))
     click(at, "Claim")
     click(at, "Start from scratch")
     assert at.text_area(key=f"reply_{escalated.handoff_id}").value == ""
@@ -288,7 +398,7 @@ Lunar parcels leave every Tuesday. Pack them in the silver box and label them LU
 
 @pytest.mark.slow
 def test_kb_upload_keeps_good_files_when_one_fails_then_view_and_delete(data_dir: Path) -> None:
-    at = open_page(KB)
+    at = open_page(KB, **sign_in("root", "admin"))
     at.file_uploader[0].set_value([
         ("moon.md", GOOD_MD, "text/markdown"),
         ("broken.pdf", b"this is not a pdf", "application/pdf"),
@@ -311,7 +421,7 @@ def test_kb_upload_keeps_good_files_when_one_fails_then_view_and_delete(data_dir
 
 @pytest.mark.slow
 def test_kb_search_playground_shows_every_score_and_filters(svc: Any) -> None:
-    at = open_page(KB)
+    at = open_page(KB, **sign_in("root", "admin"))
     at.text_input(key="kb_query").set_value("refund a double charge").run()
     assert_clean(at)
     hits = at.dataframe[-1].value
@@ -328,13 +438,14 @@ def test_metrics_show_tickets_and_ratings_and_the_window_filters(svc: Any) -> No
     svc.desk.customer_confirms(answered.ticket.ticket_id)
     svc.desk.rate(answered.ticket.ticket_id, 4, "")
     escalate(svc)
-    at = open_page(METRICS)
+    at = open_page(METRICS, **sign_in("max", "manager"))
     assert_clean(at)
     cards = {m.label: m.value for m in at.metric}
     assert cards["Tickets"] == "2" and cards["Escalated"] == "50%" and cards["CSAT"] == "4.00"
     assert len(at.get("plotly_chart")) >= 6
     table = at.dataframe[0].value
-    assert set(table["customer"]) == {"ann", "bob"} and 4 in set(table["rating"])
+    assert set(table["customer"]) == {"ann", "bob"}
+    assert set(table["rating"]) == {"4 / 5", "not rated"}
 
     today = utcnow().date()
     window = (today - timedelta(days=40), today - timedelta(days=30))
@@ -348,6 +459,7 @@ def test_trace_shows_the_lifecycle_and_a_span_waterfall(svc: Any) -> None:
     first = svc.pipeline.process_message("ann", "s1", SIMPLE).ticket
     escalate(svc)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[TOKEN] = sign_in("sam")[TOKEN]
     at.run()
     at.switch_page(TRACE)
     at.query_params["ticket"] = first.ticket_id  # a deep link, as the inbox's trace link makes
@@ -377,7 +489,7 @@ def test_a_failing_backend_shows_a_message_never_a_traceback(
         raise failure
 
     monkeypatch.setattr(service.store, "queue_counts", broken)
-    at = open_page(INBOX)
+    at = open_page(INBOX, **sign_in("sam"))
     assert not at.exception
     errors = "\n".join(e.value for e in at.error)
     assert shown in errors and "secret internals" not in errors
@@ -385,8 +497,8 @@ def test_a_failing_backend_shows_a_message_never_a_traceback(
 
 @pytest.mark.slow
 def test_demo_data_loads_labelled_and_is_removed_again(svc: Any) -> None:
-    at = open_page(INBOX)
-    at.sidebar.button[0].click().run()  # Load demo data
+    at = open_page(INBOX, **sign_in("root", "admin"))
+    [b for b in at.sidebar.button if b.label == "Load demo data"][0].click().run()
     assert_clean(at)
     assert "Demo data loaded" in "\n".join(m.value for m in at.sidebar.markdown)
     assert "(demo)" in " ".join(at.dataframe[0].value["customer"])

@@ -31,6 +31,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def add_user(capsys: pytest.CaptureFixture[str], data: str, name: str, role: str) -> None:
+    """``deskpilot users add NAME --role ROLE --password-stdin`` with a real stdin."""
+    import io
+
+    old, sys.stdin = sys.stdin, io.StringIO("a long enough password\n")
+    try:
+        code, _, err = run(capsys, "--data-dir", data, "users", "add", name, "--role", role,
+                           "--password-stdin")
+    finally:
+        sys.stdin = old
+    assert code == 0, err
+
+
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
     src = tmp_path / "articles"
@@ -132,7 +145,14 @@ def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
     assert set(res["sentiment"]) == {"level", "frustration_score", "signals"}
 
     _, out, _ = run(capsys, "--data-dir", data, "handoffs", "--json")
-    handoff_id = json.loads(out)[0]["handoff_id"]
+    row = json.loads(out)[0]
+    handoff_id = row["handoff_id"]
+    assert {"first_response_due", "resolution_due", "breached"} <= set(row)
+    assert row["breached"] is False  # just handed off: the clocks are running
+    code, _, err = run(capsys, "--data-dir", data, "claim", handoff_id, "--agent", "ana")
+    assert code == 2 and "no active user" in err and err.count("\n") == 1  # not a user yet
+    for name in ("ana", "bo"):
+        add_user(capsys, data, name, "agent")
     assert run(capsys, "--data-dir", data, "claim", handoff_id, "--agent", "ana")[0] == 0
     code, _, err = run(capsys, "--data-dir", data, "claim", handoff_id, "--agent", "bo")
     assert code == 2 and "ana" in err
@@ -146,6 +166,8 @@ def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
     code, out, _ = run(capsys, "--data-dir", data, "metrics", "--days", "7", "--json")
     metrics = json.loads(out)
     assert metrics["tickets"] == 1 and metrics["avg_csat"] == 5
+    manager = metrics["sla_attainment"]["critical"]  # the lawyer threat went out as critical
+    assert manager["handoffs"] == 1 and manager["first_response_attainment"] == 1.0
 
 
 def test_sentiment_text_and_file(tmp_path, capsys) -> None:

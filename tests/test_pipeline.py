@@ -89,6 +89,7 @@ def test_seed_exercise_goes_to_the_manager_as_critical(service) -> None:
 def test_agent_claims_replies_resolves_and_customer_rates(service) -> None:
     result = service.pipeline.process_message("cust-5", "s1", FRUSTRATED)
     desk = service.desk
+    service.users.add("alex", "agent", "correct horse battery")
     desk.claim(result.handoff_id, "alex")
     ticket = desk.reply(result.handoff_id, "alex", "I have refunded the duplicate charge.")
     assert ticket.status == TicketStatus.AWAITING_CUSTOMER

@@ -555,6 +555,19 @@ class SqlTicketStore:
         rows = self._rows(f"SELECT * FROM csat WHERE ticket_id IN ({marks})", list(ticket_ids))
         return {r["ticket_id"]: r for r in rows}
 
+    def rated_tickets(
+        self, since: datetime, until: datetime, include_demo: bool, limit: int
+    ) -> list[dict[str, Any]]:
+        """Newest tickets created in [since, until) with their rating, in one query; demo
+        tickets are filtered before the limit, not after."""
+        sql = (
+            "SELECT t.ticket_id, t.customer_id, t.status, t.subject, t.created_at, t.escalated, "
+            "t.is_demo, c.score FROM tickets t LEFT JOIN csat c ON c.ticket_id = t.ticket_id "
+            "WHERE t.created_at >= ? AND t.created_at < ? AND (? = 1 OR t.is_demo = 0) "
+            "ORDER BY t.created_at DESC LIMIT ?"
+        )
+        return self._rows(sql, [iso(since), iso(until), int(include_demo), limit])
+
     def knows_ticket(self, ticket_id: str) -> bool:
         sql = ("SELECT 1 AS x FROM outcomes WHERE ticket_id = ? "
                "UNION ALL SELECT 1 AS x FROM tickets WHERE ticket_id = ?")

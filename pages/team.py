@@ -1,0 +1,63 @@
+"""Team and macros: managers keep the reply macros; admins add and disable users.
+
+Both go through the core (``AgentDesk.save_macro`` checks the manager role; user changes
+need the admin role), so this page only lays the forms out.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._auth import require_staff
+from pages._ui import done, get_service, run_page
+from support_core.access import Action, Principal, StaffRole, require
+from support_core.macros import PLACEHOLDERS
+
+
+def macros(user: Principal) -> None:
+    svc = get_service()
+    st.subheader("Reply macros")
+    st.caption("Placeholders: " + ", ".join(f"`{{{p}}}`" for p in PLACEHOLDERS)
+               + ". An agent inserts a macro into the reply box and edits it before sending.")
+    rows = [m.model_dump(include={"name", "text", "updated_by"}) for m in svc.views.macros(user)]
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    with st.form("macro", clear_on_submit=True):
+        name = st.text_input("Name", placeholder="e.g. refund-issued")
+        text = st.text_area("Text", placeholder="Hi {customer_name}, I've issued your refund…")
+        if st.form_submit_button("Save macro", type="primary"):
+            svc.desk.save_macro(name, text, user)
+            done(f"Macro {name.strip()} saved.")
+
+
+def users(user: Principal) -> None:
+    svc = get_service()
+    require(svc.users.principal(user.name), Action.MANAGE_USERS)
+    st.subheader("Users")
+    st.dataframe([u.model_dump(include={"name", "role", "active", "can_sign_in"})
+                  for u in svc.users.list()], hide_index=True, width="stretch")  # fmt: skip
+    with st.form("add_user", clear_on_submit=True):
+        cols = st.columns(3)
+        name = cols[0].text_input("Name")
+        role = cols[1].selectbox("Role", list(StaffRole), format_func=lambda r: r.value)
+        password = cols[2].text_input("Initial password", type="password")
+        if st.form_submit_button("Add user", type="primary"):
+            svc.users.add(name, role, password)
+            done(f"Added {role.value} {name.strip()}.")
+    active = [u.name for u in svc.users.list() if u.active and u.name != user.name]
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    who = row.selectbox("Disable a user", active, index=None, width=260)
+    if who and row.button("Disable"):
+        svc.users.disable(who)
+        done(f"{who} is disabled and signed out.")
+
+
+def main() -> None:
+    st.title("Team and macros")
+    user = require_staff(Action.MANAGE_MACROS, "team settings")
+    macros(user)
+    if user.can(Action.MANAGE_USERS):
+        users(user)
+
+
+run_page(main)
