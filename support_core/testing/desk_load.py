@@ -45,6 +45,8 @@ def desk_settings(
         "embedding_model": "fake-embedding",
         "database_url": database_url,
         "redis_url": redis_url,
+        # the lexicon analyser: the learned one would load the local model in every worker
+        "sentiment_backend": "rules",
     }
 
 
