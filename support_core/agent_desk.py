@@ -22,6 +22,7 @@ from support_core.models import (
     utcnow,
 )
 from support_core.ports import MemoryStore
+from support_core.redaction import Redactor
 from support_core.store import TicketStore
 from support_core.validation import clean_agent_name, clean_message
 
@@ -34,6 +35,7 @@ class AgentDesk:
         self.store = store
         self.memory = memory
         self.outcomes = outcomes
+        self.redactor = Redactor.from_settings(settings)
 
     # ------------------------------------------------------------------ reading
     def queue(
@@ -63,6 +65,7 @@ class AgentDesk:
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
         ticket = self.store.get_ticket(handoff.ticket_id)
+        body = self.redactor.for_storage(body, f"{ticket.customer_id}/{ticket.session_id}")
         msg = Message(
             role=Role.AGENT,
             content=body,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     reopen_window_hours: float = Field(72.0, ge=0, description="Return within it reopens.")
     max_message_chars: int = Field(4000, ge=100, description="Longer messages are refused.")
     max_upload_mb: int = Field(25, ge=1, description="Largest accepted KB upload.")
+
+    # --- privacy and safety ------------------------------------------------------------
+    show_contact_details_to_agents: bool = Field(
+        False, description="Agents see customers' emails and phones (the LLM never does)."
+    )
+    redaction_key: SecretStr | None = Field(
+        None, description="HMAC key for consistent placeholders; unset = key file in data dir."
+    )
 
     # --- observability ---------------------------------------------------------------------
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint.")

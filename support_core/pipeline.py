@@ -36,6 +36,7 @@ from support_core.models import (
     utcnow,
 )
 from support_core.ports import MemoryStore
+from support_core.redaction import Redactor
 from support_core.responder import Responder
 from support_core.router import RouterThresholds, asks_for_human, route
 from support_core.store import TicketStore
@@ -106,6 +107,7 @@ class SupportPipeline:
         self.settings = settings
         self.s = stages
         self.thresholds = RouterThresholds.from_settings(settings)
+        self.redactor = Redactor.from_settings(settings)
 
     # ------------------------------------------------------------------ entry point
     def process_message(
@@ -120,6 +122,8 @@ class SupportPipeline:
         customer_id = clean_id(customer_id, "customer id")
         session_id = clean_id(session_id, "session id")
         message = clean_message(text, self.settings.max_message_chars)
+        # Cards, secrets and ids never go further than this line (contacts: per setting).
+        message = self.redactor.for_storage(message, f"{customer_id}/{session_id}")
         ticket = self._open_ticket(customer_id, session_id, message, is_demo)
         with stage_span(
             "pipeline.process_message",
@@ -314,6 +318,9 @@ class SupportPipeline:
             return draft
 
         ticket.draft = self._stage(ticket, "response.generate", run, None)
+        if ticket.draft is not None:  # a model may echo a secret from a passage: not stored
+            scope = f"{ticket.customer_id}/{ticket.session_id}"
+            ticket.draft.text = self.redactor.redact(ticket.draft.text, scope, contacts=False)
         if ticket.draft is not None and ticket.draft.fallback_reason:
             ticket.stage_errors.append(
                 StageError(stage="response.llm", error=ticket.draft.fallback_reason)

@@ -16,6 +16,7 @@ from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore
+from support_core.redaction import install_log_redaction
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.store import TicketStore
@@ -158,4 +159,5 @@ class Service:
 
 
 def build_service(settings: Settings | None = None) -> Service:
+    install_log_redaction()  # no log line of this process carries a card, secret or contact
     return Service(settings or Settings())
