@@ -219,6 +219,9 @@ class Draft(BaseModel):
     generator: str = "grounded-composer"
     tokens_used: int = 0
     fallback_reason: str | None = None  # set when the LLM failed and the composer answered
+    # output guard (support_core/output_guard.py): send, or hold as an agent's draft
+    autonomy: Literal["send", "draft_only", "escalate"] = "send"
+    guard_failures: list[str] = Field(default_factory=list)
 
 
 class Queue(str, Enum):

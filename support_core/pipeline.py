@@ -35,6 +35,7 @@ from support_core.models import (
     TicketStatus,
     utcnow,
 )
+from support_core.output_guard import held_decision
 from support_core.ports import MemoryStore
 from support_core.redaction import Redactor
 from support_core.responder import Responder
@@ -342,6 +343,8 @@ class SupportPipeline:
                 wants_human=asks_for_human(text),
                 thresholds=self.thresholds,
             )
+            if draft is not None and draft.autonomy != "send" and not decision.should_escalate:
+                decision = held_decision(draft)  # the customer gets the holding reply
             span.set_attribute("escalation.result", decision.should_escalate)
             span.set_attribute("escalation.reason", decision.reason)
             span.set_attribute("escalation.rule", decision.rule)

@@ -14,6 +14,7 @@ from support_core.config import Settings
 from support_core.csat import OutcomeStore
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
+from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore
 from support_core.redaction import install_log_redaction
@@ -128,7 +129,8 @@ class Service:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
         composer = GroundedComposer()
-        responder = LLMResponder(llm, composer) if llm is not None else composer
+        guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
+        responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(
             kb=self.kb,
             memory=self.memory,
