@@ -106,6 +106,7 @@ class IngestResult(BaseModel):
     title: str | None = None
     chunks: int = 0
     error: str | None = None
+    flags: list[str] = Field(default_factory=list)  # "chunk_id: flag,flag" held for approval
 
 
 class ArticleInfo(BaseModel):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from support_core.confidence import content_terms
+from support_core.kb.safety import injection_flags
 from support_core.models import Draft, EscalationDecision, Priority, Queue, SearchHit
 from support_core.ports import Embedder
 from support_core.redaction import find_pii
@@ -132,7 +134,9 @@ class OutputGuard:
         """Grade a reply whose ``[n]`` markers number ``passages`` from 1."""
         hard: list[str] = []
         soft: list[str] = []
-        passage_text = "\n".join(f"{p.title}\n{p.text}" for p in passages)
+        # a passage that reads as instructions to a model is not evidence for anything
+        trusted = [p for p in passages if not injection_flags(p.text)]
+        passage_text = "\n".join(f"{p.title}\n{p.text}" for p in trusted)
         known = passage_text + "\n" + "\n".join(customer_messages)
         known_norm = _norm(known)
 
@@ -162,14 +166,17 @@ class OutputGuard:
                 hard.append(f"unsupported promise: '{m.group(0)}' ({family}) is in no passage")
 
         # 4. each claim-bearing sentence is supported by the passage it cites
-        soft += self._sentence_support(reply, passages)
+        soft += self._sentence_support(reply, passages, untrusted={
+            i for i, p in enumerate(passages, start=1) if p not in trusted})
 
         failures = list(dict.fromkeys(hard + soft))
         action: Action = "escalate" if hard else "draft_only" if soft else "send"
         return GuardResult(action, failures)
 
     # ------------------------------------------------------------------ sentence support
-    def _sentence_support(self, reply: str, passages: Sequence[SearchHit]) -> list[str]:
+    def _sentence_support(
+        self, reply: str, passages: Sequence[SearchHit], untrusted: AbstractSet[int] = frozenset()
+    ) -> list[str]:
         claims: list[tuple[str, list[int]]] = []
         for sentence in split_sentences(reply):
             cited = [int(n) for g in _CITATION.findall(sentence) for n in re.findall(r"\d+", g)]
@@ -182,6 +189,8 @@ class OutputGuard:
         n = len(passages)
         failures: list[str] = []
         scores = self._scores([c for c, _ in claims], passages)
+        for j in untrusted:
+            scores[:, j - 1] = 0.0
         for (sentence, cited), row in zip(claims, scores, strict=True):
             valid = [c for c in cited if 1 <= c <= n]
             if cited and not valid:
