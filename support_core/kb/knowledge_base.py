@@ -133,7 +133,7 @@ class KnowledgeBase:
 
     def ingest_upload(
         self, name: str, data: bytes, category: str | None = None, product: str | None = None,
-        *, replace: bool = False,
+        *, replace: bool = False, progress: Progress | None = None,
     ) -> IngestResult:
         """A file uploaded through the UI; refuses ones over ``max_upload_mb``, and one that
         would change an existing article unless the uploader chose ``replace``."""
@@ -142,7 +142,7 @@ class KnowledgeBase:
         except DeskpilotError as err:
             return _failed(name, err)
         flags = {name: _html_flags(name, data)}
-        return self._ingest_group([(name, article)], replace, flags)[0]
+        return self._ingest_group([(name, article)], replace, flags, progress)[0]
 
     def _load_upload(
         self, name: str, data: bytes, category: str | None, product: str | None
@@ -193,8 +193,10 @@ class KnowledgeBase:
     def ingest_articles(
         self, articles: Sequence[Article], sources: Sequence[str] | None = None,
         replace: bool | None = None, file_flags: Mapping[str, list[str]] | None = None,
+        progress: Progress | None = None,
     ) -> list[IngestResult]:
-        """Several articles with one embedding call; results in the same order."""
+        """Several articles, embedded together in batches; results in the same order.
+        ``progress(done, total, "embedding")`` is called per batch of chunks."""
         sources = sources or [a.source_path or a.source_url or a.article_id for a in articles]
         file_flags = file_flags or {}
         with self._lock:
@@ -203,7 +205,7 @@ class KnowledgeBase:
             todo = [p for p in plans if p.chunks]
             if todo:
                 texts = [c.embedding_text() for p in todo for c in p.chunks]
-                vectors = self.embedder.embed(texts)
+                vectors = self._embed_in_batches(texts, progress)
                 start = 0
                 for plan in todo:
                     self._replace(plan, vectors[start : start + len(plan.chunks)])
@@ -211,15 +213,28 @@ class KnowledgeBase:
                 self._catalogue = None
         return [p.result for p in plans]
 
+    def _embed_in_batches(self, texts: list[str], progress: Progress | None) -> Any:
+        """Embed in slices so a 1 MB article reports progress instead of one silent call."""
+        if progress is None or len(texts) <= EMBED_SLICE:
+            return self.embedder.embed(texts)
+        import numpy as np
+
+        parts = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            progress(start, len(texts), "embedding")
+            parts.append(self.embedder.embed(texts[start: start + EMBED_SLICE]))
+        progress(len(texts), len(texts), "embedding")
+        return np.vstack(parts)
+
     def _ingest_group(
         self, group: list[tuple[str, Article]], replace: bool | None = None,
-        file_flags: Mapping[str, list[str]] | None = None,
+        file_flags: Mapping[str, list[str]] | None = None, progress: Progress | None = None,
     ) -> list[IngestResult]:
         if not group:
             return []
         try:
             return self.ingest_articles(
-                [a for _, a in group], [s for s, _ in group], replace, file_flags
+                [a for _, a in group], [s for s, _ in group], replace, file_flags, progress
             )
         except DeskpilotError as err:  # the embedder or the store is down: every file fails
             return [_failed(source, err) for source, _ in group]
@@ -429,6 +444,7 @@ _REGISTRY_COLUMNS: dict[str, Any] = {
 
 NO_TEXT = "has no text to index"
 INGEST_GROUP = 16  # articles embedded together by ingest_paths
+EMBED_SLICE = 128  # chunks per embedding call when progress is reported
 
 
 @dataclass
