@@ -22,7 +22,9 @@ _INSTRUCTIONS = [
     ("ignore-instructions", r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+)?"
      r"(?:previous|prior|above|earlier|preceding|your|system)\s+(?:instructions?|prompts?|rules?|"
      r"directions?|guidelines?)"),
-    ("role-change", r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b|\bact\s+as\s+(?:an?\s+)?"
+    ("role-change", r"\byou\s+are\s+now\s+(?:an?\s+|the\s+|in\s+)?(?:[\w-]+\s+){0,2}"
+     r"(?:assistant|ai|bot|model|admin|administrator|developer|dan|unrestricted|jailbroken|persona|mode)\b|"
+     r"\byou\s+are\s+no\s+longer\b|\bfrom\s+now\s+on,?\s+you\b|\bact\s+as\s+(?:an?\s+)?"
      r"(?:admin|administrator|developer|unrestricted|dan)\b|\bpretend\s+(?:to\s+be|you\s+are)\b"),
     ("prompt-markup", r"<\|?(?:im_start|im_end|system|assistant|user)\|?>|\[/?INST\]|"
      r"<<\s*/?SYS\s*>>|^\s*(?:system|assistant)\s*:|\bsystem\s+prompt\b|"
