@@ -145,6 +145,8 @@ def context(h: HandoffPackage) -> None:
                 f"**AI draft** · confidence {pct(h.draft.confidence)} · "
                 f"{'answered' if h.draft.answered else 'no answer in the KB'}"
             )
+            if h.draft.guard_failures:  # the output guard held this model reply back
+                st.warning("Not sent: " + "; ".join(h.draft.guard_failures))
             if h.draft.sources:
                 st.markdown(sources_markdown([s.model_dump() for s in h.draft.sources]))
     with st.expander(f"Retrieved documents ({len(h.retrieved)}) with their scores"):
