@@ -193,14 +193,16 @@ class KnowledgeBase:
     def ingest_articles(
         self, articles: Sequence[Article], sources: Sequence[str] | None = None,
         replace: bool | None = None, file_flags: Mapping[str, list[str]] | None = None,
-        progress: Progress | None = None,
+        progress: Progress | None = None, check_identity: bool = False,
     ) -> list[IngestResult]:
         """Several articles, embedded together in batches; results in the same order.
-        ``progress(done, total, "embedding")`` is called per batch of chunks."""
+        ``progress(done, total, "embedding")`` is called per batch of chunks. Files (uploads,
+        paths) are checked against other articles' source_url and title (``check_identity``);
+        programmatic corpora (evaluation sets, which may share titles) are not."""
         sources = sources or [a.source_path or a.source_url or a.article_id for a in articles]
         file_flags = file_flags or {}
         with self._lock:
-            plans = [self._plan(src, a, replace, file_flags.get(src, []))
+            plans = [self._plan(src, a, replace, file_flags.get(src, []), check_identity)
                      for src, a in zip(sources, articles, strict=True)]
             todo = [p for p in plans if p.chunks]
             if todo:
@@ -234,14 +236,15 @@ class KnowledgeBase:
             return []
         try:
             return self.ingest_articles(
-                [a for _, a in group], [s for s, _ in group], replace, file_flags, progress
+                [a for _, a in group], [s for s, _ in group], replace, file_flags, progress,
+                check_identity=True,
             )
         except DeskpilotError as err:  # the embedder or the store is down: every file fails
             return [_failed(source, err) for source, _ in group]
 
     def _plan(
         self, source: str, article: Article, replace: bool | None = None,
-        extra_flags: Sequence[str] = (),
+        extra_flags: Sequence[str] = (), check_identity: bool = False,
     ) -> _Plan:
         """Decide what ingesting one article means; chunks are set only if it must be written.
 
@@ -253,7 +256,7 @@ class KnowledgeBase:
         if existing and existing["content_hash"] == digest:
             status, count = IngestStatus.UNCHANGED, existing["chunks"]
             return _Plan(article, digest, [], _result(source, status, article, count))
-        refusal = identity_conflict(article, self._rows())
+        refusal = identity_conflict(article, self._rows()) if check_identity else None
         if existing and refusal is None and not _may_replace(existing, article, replace):
             refusal = (f"would replace the existing article '{existing['title']}' "
                        f"({article.article_id}); choose replace to update it")

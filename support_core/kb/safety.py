@@ -127,7 +127,8 @@ def identity_conflict(article: Article, others: Sequence[Mapping[str, Any]]) -> 
         if article.source_url and row.get("source_url") == article.source_url:
             return (f"its source_url {article.source_url} belongs to the article "
                     f"'{row['title']}' ({row['article_id']}); refused")
-        if article.title.strip().lower() == str(row.get("title", "")).strip().lower():
+        title = article.title.strip().lower()
+        if title and title == str(row.get("title") or "").strip().lower():
             return (f"its title '{article.title}' belongs to another article "
                     f"({row['article_id']}); refused")
     return None
