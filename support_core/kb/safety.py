@@ -23,7 +23,7 @@ _INSTRUCTIONS = [
      r"(?:previous|prior|above|earlier|preceding|your|system)\s+(?:instructions?|prompts?|rules?|"
      r"directions?|guidelines?)"),
     ("role-change", r"\byou\s+are\s+now\s+(?:an?\s+|the\s+|in\s+)?(?:[\w-]+\s+){0,2}"
-     r"(?:assistant|ai|bot|model|admin|administrator|developer|dan|unrestricted|jailbroken|persona|mode)\b|"
+     r"(?:assistant|ai|bot|manager|agent|operator|model|admin|administrator|developer|dan|unrestricted|jailbroken|persona|mode)\b|"
      r"\byou\s+are\s+no\s+longer\b|\bfrom\s+now\s+on,?\s+you\b|\bact\s+as\s+(?:an?\s+)?"
      r"(?:admin|administrator|developer|unrestricted|dan)\b|\bpretend\s+(?:to\s+be|you\s+are)\b"),
     ("prompt-markup", r"<\|?(?:im_start|im_end|system|assistant|user)\|?>|\[/?INST\]|"
