@@ -98,6 +98,8 @@ def context(h: HandoffPackage) -> None:
                         f"{'answered' if h.draft.answered else 'no answer in the KB'}")
             if h.draft_note:
                 st.caption(h.draft_note)
+            if h.draft.guard_failures:  # the output guard held this model reply back
+                st.warning("Not sent: " + "; ".join(h.draft.guard_failures))
             if h.draft.sources:
                 st.markdown(sources_markdown([s.model_dump() for s in h.draft.sources]))
         hits_table(h.retrieved)

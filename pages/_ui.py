@@ -33,6 +33,7 @@ from support_core.errors import (
 )
 from support_core.models import Message, Priority, Role, SearchHit
 from support_core.responder import SOURCES_HEADING
+from support_core.safe_text import inert_markdown
 from support_core.wiring import Service, build_service
 
 log = logging.getLogger("deskpilot.app")
@@ -294,7 +295,10 @@ def render_message(msg: Message, readout: str | None = None) -> None:
         if msg.role is Role.AGENT:
             st.caption(f"Support specialist · {msg.metadata.get('agent', 'agent')}")
         sources = msg.metadata.get("sources") or []
-        st.markdown(chat_markdown(msg.content, has_sources=bool(sources)))
+        if msg.role is Role.CUSTOMER:  # customer text is shown as text: no links, no images
+            st.markdown(inert_markdown(msg.content))
+        else:
+            st.markdown(chat_markdown(msg.content, has_sources=bool(sources)))
         if sources:
             with st.expander(f"Sources ({len(sources)})"):
                 st.markdown(sources_markdown(sources))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -28,9 +29,12 @@ STATUS_ICON = {
 }
 
 
-def ingest_one(name: str, data: bytes, category: str | None, product: str | None) -> IngestResult:
+def ingest_one(
+    name: str, data: bytes, category: str | None, product: str | None, replace: bool = False
+) -> IngestResult:
     try:
-        return get_service().kb_admin.ingest_upload(current_user(), name, data, category, product)
+        return get_service().kb_admin.ingest_upload(
+            current_user(), name, data, category, product, replace=replace)
     except DeskpilotError as exc:
         return IngestResult(source=name, status=IngestStatus.FAILED, error=exc.user_message)
     except Exception:  # noqa: BLE001 - one broken file must not stop the batch
@@ -63,6 +67,12 @@ def upload(categories: list[str], products: list[str]) -> None:
         accept_new_options=True,
         placeholder="from the file, else general",
     )
+    replace = st.checkbox(
+        "Replace existing articles with the same id",
+        help="Without it, a file that would change an existing article is refused.",
+    )
+    if files:
+        preview(files, category, product)
     if st.button("Ingest", type="primary", icon=":material/upload:", disabled=not files):
         bar = st.progress(0.0, text="Starting…")
         results = []
@@ -70,7 +80,7 @@ def upload(categories: list[str], products: list[str]) -> None:
             bar.progress(
                 i / len(files or [1]), text=f"Ingesting {f.name} ({i + 1}/{len(files or [])})"
             )
-            results.append(ingest_one(f.name, f.getvalue(), category, product))
+            results.append(ingest_one(f.name, f.getvalue(), category, product, replace))
         bar.progress(1.0, text="Done")
         st.session_state.ingest_results = results
         st.session_state.upload_round += 1  # clears the uploader for the next batch
@@ -89,11 +99,39 @@ def upload(categories: list[str], products: list[str]) -> None:
                     "article": r.title or "",
                     "chunks": r.chunks,
                     "reason": r.error or "",
+                    "held for approval": len(r.flags),
                 }
                 for r in results
             ],
             hide_index=True,
         )
+
+
+def preview(files: list[Any], category: str | None, product: str | None) -> None:
+    """What each file would do before anything is written: add, replace (with a diff), ..."""
+    with st.expander("Preview what these files change", expanded=True):
+        for f in files:
+            p = get_service().kb.preview_upload(f.name, f.getvalue(), category, product)
+            st.markdown(f"**{f.name}**: {p.action}" + (f" · {p.reason}" if p.reason else ""))
+            if p.diff:
+                st.code(p.diff, language="diff")
+            for flag in p.flags:
+                st.caption(f"will be held for approval: {flag}")
+
+
+def flagged(kb: Any) -> None:
+    """Passages that read as instructions to a model: out of search until an admin approves."""
+    rows = kb.flagged_passages()
+    st.markdown(f"**Flagged passages** ({len(rows)} held out of search)")
+    if not rows:
+        st.caption("None: no passage reads as instructions to a model.")
+        return
+    for r in rows:
+        st.markdown(f"`{r['chunk_id']}` · {r['title']} · flags: {r['flags']}")
+        st.text(r["excerpt"])
+        if st.button("Approve", key=f"approve_{r['chunk_id']}"):
+            get_service().kb_admin.approve_passages(current_user(), r["chunk_id"])
+            done(f"Approved {r['chunk_id']}; it is searchable now.")
 
 
 def articles(infos: list[ArticleInfo]) -> None:
@@ -187,6 +225,7 @@ def main() -> None:
     with tab_articles:
         try:
             articles(infos)
+            flagged(svc.kb)
         except DeskpilotError as exc:
             show_error(exc)
     with tab_search:

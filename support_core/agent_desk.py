@@ -36,6 +36,7 @@ from support_core.models import (
     utcnow,
 )
 from support_core.ports import MemoryStore, TicketStore
+from support_core.redaction import Redactor
 from support_core.validation import clean_agent_name, clean_message
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class AgentDesk:
         self.outcomes = outcomes
         self.users = users
         self.records = records
+        self.redactor = Redactor.from_settings(settings)
         # called after a handoff is resolved (the learning loop records the resolution)
         self.on_resolve: list[ResolveHook] = []
 
@@ -154,6 +156,7 @@ class AgentDesk:
         agent = self.actor(agent, Action.WORK_INBOX).name
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
+        body = self.redactor.for_storage(body, f"{handoff.customer_id}/{handoff.session_id}")
         msg = Message(
             role=Role.AGENT,
             content=body,

@@ -61,6 +61,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         category=args.category,
         product=args.product,
         progress=progress,
+        replace=True if args.replace else None,
     )
     bar.close()
     if args.json:
@@ -69,6 +70,8 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         for r in results:
             detail = r.error if r.error else f"{r.chunks} chunks"
             print(f"{r.status.value:9} {r.source}  ({detail})")
+            for flag in r.flags:
+                print(f"          flagged, held until approved: {flag}")
         counts = {
             s: sum(1 for r in results if r.status.value == s)
             for s in ("added", "updated", "unchanged", "failed")
@@ -76,6 +79,31 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         chunks = sum(r.chunks for r in results if r.status.value != "failed")
         print(", ".join(f"{v} {k}" for k, v in counts.items()) + f"; {chunks} chunks")
     return 1 if results and all(r.status.value == "failed" for r in results) else 0
+
+
+@command("flagged")
+def _flagged(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.wiring import build_knowledge_base
+
+    rows = build_knowledge_base(settings).flagged_passages(include_approved=args.all)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("No flagged passages.")
+    for r in rows:
+        state = f"approved by {r['approved_by']}" if r["approved_by"] else "held"
+        print(f"{r['chunk_id']}  [{r['flags']}]  {state}\n   {r['excerpt'][:160]!r}")
+    return 0
+
+
+@command("approve")
+def _approve(args: argparse.Namespace, settings: Settings) -> int:
+    from support_core.wiring import build_knowledge_base
+
+    n = build_knowledge_base(settings).approve_passages(args.target, args.by)
+    print(f"Approved {n} passage(s); they are searchable now.")
+    return 0
 
 
 @command("search")
@@ -381,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", help="files or folders (.md .txt .html .pdf)")
     s.add_argument("--category"), s.add_argument("--product")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--replace", action="store_true",
+                   help="let these files replace existing articles with the same id")
+
+    s = sub.add_parser("flagged", help="passages held out of search as instruction-like")
+    s.add_argument("--all", action="store_true", help="include approved ones")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("approve", help="approve a flagged passage (chunk id) or article")
+    s.add_argument("target"), s.add_argument("--by", required=True)
 
     s = sub.add_parser("search", help="hybrid search of the knowledge base")
     s.add_argument("query"), s.add_argument("--category"), s.add_argument("--product")

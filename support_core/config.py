@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     )
     live_refresh_seconds: float = Field(
         3.0, ge=1, le=60, description="How often the chat and inbox check for news."
+    )
+    # --- privacy and safety ------------------------------------------------------------
+    show_contact_details_to_agents: bool = Field(
+        False, description="Agents see customers' emails and phones (the LLM never does)."
+    )
+    redaction_key: SecretStr | None = Field(
+        None, description="HMAC key for consistent placeholders; unset = key file in data dir."
     )
 
     # --- observability ---------------------------------------------------------------------

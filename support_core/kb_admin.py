@@ -25,10 +25,15 @@ class KnowledgeBaseAdmin:
 
     def ingest_upload(
         self, who: Principal | None, name: str, data: bytes, category: str | None,
-        product: str | None,
+        product: str | None, *, replace: bool = False,
     ) -> IngestResult:  # fmt: skip
         self._admin(who)
-        return self.kb.ingest_upload(name, data, category, product)
+        return self.kb.ingest_upload(name, data, category, product, replace=replace)
+
+    def approve_passages(self, who: Principal | None, target: str) -> int:
+        """Make a flagged passage (or all of an article's) searchable; admins only."""
+        admin = self._admin(who)
+        return self.kb.approve_passages(target, admin.name)
 
     def delete_article(self, who: Principal | None, article_id: str) -> None:
         self._admin(who)

@@ -106,6 +106,7 @@ class IngestResult(BaseModel):
     title: str | None = None
     chunks: int = 0
     error: str | None = None
+    flags: list[str] = Field(default_factory=list)  # "chunk_id: flag,flag" held for approval
 
 
 class ArticleInfo(BaseModel):
@@ -284,6 +285,9 @@ class Draft(BaseModel):
     generator: str = "grounded-composer"
     tokens_used: int = 0
     fallback_reason: str | None = None  # set when the LLM failed and the composer answered
+    # output guard (support_core/output_guard.py): send, or hold as an agent's draft
+    autonomy: Literal["send", "draft_only", "escalate"] = "send"
+    guard_failures: list[str] = Field(default_factory=list)
 
 
 class Queue(str, Enum):

@@ -42,7 +42,9 @@ from support_core.models import (
     TicketStatus,
     utcnow,
 )
+from support_core.output_guard import held_decision
 from support_core.ports import MemoryStore, TicketStore
+from support_core.redaction import Redactor
 from support_core.responder import Responder
 from support_core.router import RouterThresholds, asks_for_human, route
 from support_core.telemetry import SpanCollector, stage_span
@@ -132,6 +134,7 @@ class SupportPipeline:
         self.settings = settings
         self.s = stages
         self.thresholds = RouterThresholds.from_settings(settings)
+        self.redactor = Redactor.from_settings(settings)
 
     # ------------------------------------------------------------------ entry point
     def process_message(
@@ -146,6 +149,8 @@ class SupportPipeline:
         customer_id = clean_id(customer_id, "customer id")
         session_id = clean_id(session_id, "session id")
         message = clean_message(text, self.settings.max_message_chars)
+        # Cards, secrets and ids never go further than this line (contacts: per setting).
+        message = self.redactor.for_storage(message, f"{customer_id}/{session_id}")
         lock = _session_lock(customer_id, session_id)
         with lock:
             ticket = self._open_ticket(customer_id, session_id, message, is_demo)
@@ -413,6 +418,9 @@ class SupportPipeline:
             return draft
 
         ticket.draft = self._stage(ticket, "response.generate", run, None)
+        if ticket.draft is not None:  # a model may echo a secret from a passage: not stored
+            scope = f"{ticket.customer_id}/{ticket.session_id}"
+            ticket.draft.text = self.redactor.redact(ticket.draft.text, scope, contacts=False)
         if ticket.draft is not None and ticket.draft.fallback_reason:
             ticket.stage_errors.append(
                 StageError(stage="response.llm", error=ticket.draft.fallback_reason)
@@ -434,6 +442,8 @@ class SupportPipeline:
                 wants_human=asks_for_human(text),
                 thresholds=self.thresholds,
             )
+            if draft is not None and draft.autonomy != "send" and not decision.should_escalate:
+                decision = held_decision(draft)  # the customer gets the holding reply
             span.set_attribute("escalation.result", decision.should_escalate)
             span.set_attribute("escalation.reason", decision.reason)
             span.set_attribute("escalation.rule", decision.rule)

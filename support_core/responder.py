@@ -35,6 +35,7 @@ from support_core.models import (
     SentimentResult,
     Source,
 )
+from support_core.output_guard import OutputGuard
 from support_core.ports import LLMClient, LLMReply
 from support_core.tone import (  # noqa: F401 - re-exported: the fixed sentences live in tone
     ACK_DEFAULT,
@@ -276,8 +277,9 @@ class LLMResponder:
 
     def __init__(
         self, llm: LLMClient, composer: GroundedComposer, *, history_turns: int = 8,
-        max_tokens: int = 800,
+        max_tokens: int = 800, guard: OutputGuard | None = None,
     ) -> None:
+        self.guard = guard
         self.llm = llm
         self.composer = composer
         self.history_turns = history_turns
@@ -310,7 +312,13 @@ class LLMResponder:
         except LLMError as exc:
             return fallback().model_copy(update={"fallback_reason": exc.user_message})
         honest_opening = opening(sentiment, contact_count, customer_name, conversation)
-        return self._draft(reply, passages, confidence, evidence, honest_opening)
+        draft = self._draft(reply, passages, confidence, evidence, honest_opening)
+        if self.guard is None or not draft.answered:
+            return draft
+        said = [question, *(m.content for m in conversation if m.role.value == "customer")]
+        verdict = self.guard.check(reply.text, passages, said)
+        return draft.model_copy(update={"autonomy": verdict.action,
+                                        "guard_failures": verdict.failures})
 
     def _draft(
         self, reply: LLMReply, passages: Sequence[SearchHit], confidence: float,

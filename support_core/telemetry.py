@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+import traceback
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode, format_span_id, format_trace_id
 
 from support_core.config import Settings
+from support_core.redaction import redact_text, redact_value
 
 TRACER_NAME = "deskpilot"
 SERVICE_NAME = "deskpilot"
@@ -69,7 +71,7 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "start": _iso_ns(start),
         "end": _iso_ns(end),
         "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
-        "attributes": {k: _plain(v) for k, v in (span.attributes or {}).items()},
+        "attributes": {k: redact_value(_plain(v)) for k, v in (span.attributes or {}).items()},
         "status": span.status.status_code.name.lower(),  # "unset", "ok" or "error"
     }
 
@@ -154,7 +156,10 @@ class _Exporters(SpanProcessor):
             processor.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        for processor in self._current():
+        processors = self._current()
+        if processors:
+            span = _redacted(span)
+        for processor in processors:
             processor.on_end(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -165,6 +170,20 @@ class _Exporters(SpanProcessor):
             processors, self._by_url = list(self._by_url.values()), {}
         for processor in processors:
             processor.shutdown()
+
+
+def _redacted(span: ReadableSpan) -> ReadableSpan:
+    """A copy of a finished span with every text attribute redacted (what leaves the process)."""
+    attributes: dict[str, Any] = {k: redact_value(v) for k, v in (span.attributes or {}).items()}
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redact_text(status.description))
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        attributes=attributes, events=span.events, links=span.links, kind=span.kind,
+        status=status, start_time=span.start_time, end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 # ----------------------------------------------------------------------------- setup
@@ -245,7 +264,7 @@ def _attribute_value(value: Any) -> Any:
 
 def clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """Values OpenTelemetry accepts: None is dropped, anything unusual becomes text."""
-    return {k: _attribute_value(v) for k, v in attributes.items() if v is not None}
+    return {k: redact_value(_attribute_value(v)) for k, v in attributes.items() if v is not None}
 
 
 @contextmanager
@@ -271,10 +290,14 @@ def stage_span(name: str, **attributes: Any) -> Iterator[trace.Span]:
 
 
 def _mark_failed(span: trace.Span, exc: Exception) -> None:
-    span.record_exception(exc)
+    message = redact_text(str(exc))
+    stack = redact_text("".join(traceback.format_exception(exc)))
+    span.record_exception(
+        exc, attributes={"exception.message": message, "exception.stacktrace": stack}
+    )
     span.set_attribute("error.type", type(exc).__name__)
-    span.set_attribute("error.message", str(exc)[:500])
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:500]))
+    span.set_attribute("error.message", message[:500])
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"[:500]))
 
 
 def current_trace_id() -> str | None:

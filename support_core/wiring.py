@@ -18,8 +18,10 @@ from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.learning.loop import LearningLoop
+from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
+from support_core.redaction import install_log_redaction
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.sentiment_model import ModelSentimentAnalyzer
@@ -170,7 +172,8 @@ class Service:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
         composer = GroundedComposer()
-        responder = LLMResponder(llm, composer) if llm is not None else composer
+        guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
+        responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(
             kb=self.learning.searcher(),  # the KB plus human-verified retrieval feedback
             memory=self.memory,
@@ -222,4 +225,5 @@ class Service:
 
 
 def build_service(settings: Settings | None = None) -> Service:
+    install_log_redaction()  # no log line of this process carries a card, secret or contact
     return Service(settings or Settings())

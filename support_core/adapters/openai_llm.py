@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from support_core.errors import LLMError
 from support_core.ports import LLMReply
+from support_core.redaction import mask_url_credentials, redact_messages, redact_text
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
@@ -58,13 +59,16 @@ class OpenAIChat:
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
-                messages=list(messages),  # type: ignore[arg-type]
+                # nothing sensitive leaves the process, whoever the caller is
+                messages=redact_messages(messages),  # type: ignore[arg-type]
                 max_tokens=max_tokens,  # type: ignore[arg-type]
                 temperature=temperature,
                 **kwargs,
             )
         except openai.OpenAIError as exc:
-            raise LLMError(f"The language model at {self._client.base_url} failed: {exc}") from exc
+            where = mask_url_credentials(str(self._client.base_url))
+            detail = redact_text(mask_url_credentials(str(exc)))
+            raise LLMError(f"The language model at {where} failed: {detail}") from exc
         if not resp.choices or resp.choices[0].message.content is None:
             raise LLMError("The language model returned an empty reply.")
         text = resp.choices[0].message.content.strip()

@@ -23,12 +23,13 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import sqlite_utils
+from pydantic import BaseModel
 
 from support_core.config import Settings
 from support_core.errors import DeskpilotError, IngestError, NotFound
@@ -36,6 +37,13 @@ from support_core.kb.bm25 import BM25Index
 from support_core.kb.chunking import chunk_article, fit_to_token_limit
 from support_core.kb.fusion import FusionParams, fuse_articles
 from support_core.kb.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file
+from support_core.kb.safety import (
+    PassageFlags,
+    flag_rows,
+    hidden_html_flags,
+    identity_conflict,
+    text_diff,
+)
 from support_core.models import (
     Article,
     ArticleInfo,
@@ -78,6 +86,7 @@ class KnowledgeBase:
         self._articles.create(_REGISTRY_COLUMNS, pk="article_id", if_not_exists=True)
         self._lock = threading.RLock()
         self._catalogue: _Catalogue | None = None
+        self.flags = PassageFlags(self._db)
 
     @property
     def _articles(self) -> sqlite_utils.db.Table:
@@ -90,12 +99,17 @@ class KnowledgeBase:
         category: str | None = None,
         product: str | None = None,
         progress: Progress | None = None,
+        replace: bool | None = None,
     ) -> list[IngestResult]:
         """Ingest files and directories (recursively); one bad file never stops the batch.
+
+        A changed article is updated from the file it came from; a *different* file claiming
+        its id replaces it only with ``replace=True``.
 
         Articles are embedded in groups, so the model sees full batches instead of the
         three or four chunks of one article at a time."""
         files = expand_paths(paths)
+        file_flags: dict[str, list[str]] = {}
         results: dict[int, IngestResult] = {}
         group: dict[int, Article] = {}
         for done, path in enumerate(files):
@@ -103,29 +117,70 @@ class KnowledgeBase:
                 progress(done, len(files), str(path))
             try:
                 group[done] = load_file(path, category=category, product=product)
+                if group[done].format == "html":
+                    file_flags[str(path)] = hidden_html_flags(path.read_text(errors="replace"))
             except DeskpilotError as err:
                 results[done] = _failed(str(path), err)
             if len(group) >= INGEST_GROUP or done == len(files) - 1:
                 pairs = [(str(files[i]), article) for i, article in group.items()]
-                results.update(zip(group, self._ingest_group(pairs), strict=True))
+                results.update(
+                    zip(group, self._ingest_group(pairs, replace, file_flags), strict=True)
+                )
                 group = {}
         if progress:
             progress(len(files), len(files), "")
         return [results[i] for i in range(len(files))]
 
     def ingest_upload(
-        self, name: str, data: bytes, category: str | None = None, product: str | None = None
+        self, name: str, data: bytes, category: str | None = None, product: str | None = None,
+        *, replace: bool = False, progress: Progress | None = None,
     ) -> IngestResult:
-        """A file uploaded through the UI; refuses ones over ``max_upload_mb``."""
-        limit = self.settings.max_upload_mb * 1024 * 1024
+        """A file uploaded through the UI; refuses ones over ``max_upload_mb``, and one that
+        would change an existing article unless the uploader chose ``replace``."""
         try:
-            if len(data) > limit:
-                problem = f"is larger than the {self.settings.max_upload_mb} MB upload limit"
-                raise IngestError(name, problem)
-            article = load_bytes(name, data, category=category, product=product)
+            article = self._load_upload(name, data, category, product)
         except DeskpilotError as err:
             return _failed(name, err)
-        return self._ingest_group([(name, article)])[0]
+        flags = {name: _html_flags(name, data)}
+        return self._ingest_group([(name, article)], replace, flags, progress)[0]
+
+    def _load_upload(
+        self, name: str, data: bytes, category: str | None, product: str | None
+    ) -> Article:
+        limit = self.settings.max_upload_mb * 1024 * 1024
+        if len(data) > limit:
+            problem = f"is larger than the {self.settings.max_upload_mb} MB upload limit"
+            raise IngestError(name, problem)
+        return load_bytes(name, data, category=category, product=product)
+
+    def preview_upload(
+        self, name: str, data: bytes, category: str | None = None, product: str | None = None
+    ) -> UploadPreview:
+        """What ingesting this upload would do, before anything is written: add, replace
+        (with a diff of the article's text), unchanged, or refused (and why)."""
+        try:
+            article = self._load_upload(name, data, category, product)
+        except DeskpilotError as err:
+            return UploadPreview(source=name, action="refused", reason=err.user_message)
+        article = article.model_copy(update=_labels(article.category, article.product))
+        chunks = self._chunker(article, self.settings.chunk_size, self.settings.chunk_overlap)
+        flags = [f"{r['chunk_id']}: {r['flags']}" for r in
+                 flag_rows(chunks, _html_flags(name, data))]
+        base = UploadPreview(source=name, action="add", article_id=article.article_id,
+                             title=article.title, flags=flags)
+        conflict = identity_conflict(article, self._rows())
+        if conflict:
+            return base.model_copy(update={"action": "refused", "reason": conflict})
+        existing = self._registry_row(article.article_id)
+        if existing is None:
+            return base
+        if existing["content_hash"] == self._content_hash(article):
+            return base.model_copy(update={"action": "unchanged"})
+        old = "\n\n".join(c.text for c in self.get_chunks(article.article_id))
+        new = "\n\n".join(c.text for c in chunks)
+        return base.model_copy(update={
+            "action": "replace", "diff": text_diff(old, new),
+            "reason": f"replaces '{existing['title']}' ({article.article_id})"})
 
     def ingest_article(self, article: Article) -> IngestResult:
         """Add, replace or skip one article by its content hash."""
@@ -136,16 +191,23 @@ class KnowledgeBase:
         return result
 
     def ingest_articles(
-        self, articles: Sequence[Article], sources: Sequence[str] | None = None
+        self, articles: Sequence[Article], sources: Sequence[str] | None = None,
+        replace: bool | None = None, file_flags: Mapping[str, list[str]] | None = None,
+        progress: Progress | None = None, check_identity: bool = False,
     ) -> list[IngestResult]:
-        """Several articles with one embedding call; results in the same order."""
+        """Several articles, embedded together in batches; results in the same order.
+        ``progress(done, total, "embedding")`` is called per batch of chunks. Files (uploads,
+        paths) are checked against other articles' source_url and title (``check_identity``);
+        programmatic corpora (evaluation sets, which may share titles) are not."""
         sources = sources or [a.source_path or a.source_url or a.article_id for a in articles]
+        file_flags = file_flags or {}
         with self._lock:
-            plans = [self._plan(src, a) for src, a in zip(sources, articles, strict=True)]
+            plans = [self._plan(src, a, replace, file_flags.get(src, []), check_identity)
+                     for src, a in zip(sources, articles, strict=True)]
             todo = [p for p in plans if p.chunks]
             if todo:
                 texts = [c.embedding_text() for p in todo for c in p.chunks]
-                vectors = self.embedder.embed(texts)
+                vectors = self._embed_in_batches(texts, progress)
                 start = 0
                 for plan in todo:
                     self._replace(plan, vectors[start : start + len(plan.chunks)])
@@ -153,27 +215,64 @@ class KnowledgeBase:
                 self._catalogue = None
         return [p.result for p in plans]
 
-    def _ingest_group(self, group: list[tuple[str, Article]]) -> list[IngestResult]:
+    def _embed_in_batches(self, texts: list[str], progress: Progress | None) -> Any:
+        """Embed in slices so a 1 MB article reports progress instead of one silent call."""
+        if progress is None or len(texts) <= EMBED_SLICE:
+            return self.embedder.embed(texts)
+        import numpy as np
+
+        parts = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            progress(start, len(texts), "embedding")
+            parts.append(self.embedder.embed(texts[start: start + EMBED_SLICE]))
+        progress(len(texts), len(texts), "embedding")
+        return np.vstack(parts)
+
+    def _ingest_group(
+        self, group: list[tuple[str, Article]], replace: bool | None = None,
+        file_flags: Mapping[str, list[str]] | None = None, progress: Progress | None = None,
+    ) -> list[IngestResult]:
         if not group:
             return []
         try:
-            return self.ingest_articles([a for _, a in group], [s for s, _ in group])
+            return self.ingest_articles(
+                [a for _, a in group], [s for s, _ in group], replace, file_flags, progress,
+                check_identity=True,
+            )
         except DeskpilotError as err:  # the embedder or the store is down: every file fails
             return [_failed(source, err) for source, _ in group]
 
-    def _plan(self, source: str, article: Article) -> _Plan:
-        """Decide what ingesting one article means; chunks are set only if it must be written."""
+    def _plan(
+        self, source: str, article: Article, replace: bool | None = None,
+        extra_flags: Sequence[str] = (), check_identity: bool = False,
+    ) -> _Plan:
+        """Decide what ingesting one article means; chunks are set only if it must be written.
+
+        ``replace``: True = may change an existing article with this id; False = never (an
+        upload whose uploader did not choose replace); None = only from the file it came from."""
         article = article.model_copy(update=_labels(article.category, article.product))
         digest = self._content_hash(article)
         existing = self._registry_row(article.article_id)
         if existing and existing["content_hash"] == digest:
             status, count = IngestStatus.UNCHANGED, existing["chunks"]
             return _Plan(article, digest, [], _result(source, status, article, count))
+        refusal = identity_conflict(article, self._rows()) if check_identity else None
+        if existing and refusal is None and not _may_replace(existing, article, replace):
+            refusal = (f"would replace the existing article '{existing['title']}' "
+                       f"({article.article_id}); choose replace to update it")
+        if refusal:
+            return _Plan(article, digest, [], _failed(source, IngestError(source, refusal)))
         chunks = self._chunk(article)
         if not chunks:
             return _Plan(article, digest, [], _failed(source, IngestError(source, NO_TEXT)))
         status = IngestStatus.UPDATED if existing else IngestStatus.ADDED
-        return _Plan(article, digest, chunks, _result(source, status, article, len(chunks)))
+        result = _result(source, status, article, len(chunks))
+        flagged = flag_rows(chunks, extra_flags)
+        result.flags = [f"{r['chunk_id']}: {r['flags']}" for r in flagged]
+        return _Plan(article, digest, chunks, result, flagged)
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return list(self._db.query("SELECT article_id, title, source_url FROM articles"))
 
     def _chunk(self, article: Article) -> list[Chunk]:
         """Chunk, then make sure no chunk overflows the embedding model's token window."""
@@ -195,6 +294,7 @@ class KnowledgeBase:
             [chunk_metadata(c) for c in chunks],
         )
         self._save_registry(plan.article, plan.digest, len(chunks))
+        self.flags.replace_article(plan.article.article_id, plan.flagged)
 
     def _content_hash(self, article: Article) -> str:
         """Anything that would change the stored chunks: content, chunking and model."""
@@ -217,7 +317,24 @@ class KnowledgeBase:
                 raise NotFound(f"No knowledge-base article with id '{article_id}'.")
             self.store.delete(where={"article_id": article_id})
             self._articles.delete(article_id)
+            self.flags.delete_article(article_id)
             self._catalogue = None
+
+    def flagged_passages(self, *, include_approved: bool = False) -> list[dict[str, Any]]:
+        """Passages that read as instructions to a model (kept out of search until approved)."""
+        return self.flags.list(include_approved=include_approved)
+
+    def approve_passages(self, target: str, by: str) -> int:
+        """An admin approves a flagged passage (chunk id) or all of an article's; it becomes
+        searchable. Returns how many passages were approved."""
+        if not by.strip():
+            raise DeskpilotError("Say who approves the passage (an admin's name).")
+        with self._lock:
+            count = self.flags.approve(target, by.strip())
+            if count == 0:
+                raise NotFound(f"No flagged passage or article with id '{target}'.")
+            self._catalogue = None
+        return count
 
     # ------------------------------------------------------------------------- read
     def list_articles(self) -> list[ArticleInfo]:
@@ -306,7 +423,8 @@ class KnowledgeBase:
             catalogue = self._catalogue
             if catalogue is None or catalogue.size != self.store.count():
                 rows = sorted(self.store.get(), key=lambda row: row[0])
-                catalogue = _Catalogue([chunk_from_row(*row) for row in rows])
+                catalogue = _Catalogue([chunk_from_row(*row) for row in rows],
+                                       self.flags.quarantined())
                 self._catalogue = catalogue
             return catalogue
 
@@ -329,6 +447,7 @@ _REGISTRY_COLUMNS: dict[str, Any] = {
 
 NO_TEXT = "has no text to index"
 INGEST_GROUP = 16  # articles embedded together by ingest_paths
+EMBED_SLICE = 128  # chunks per embedding call when progress is reported
 
 
 @dataclass
@@ -337,10 +456,36 @@ class _Plan:
     digest: str
     chunks: list[Chunk]
     result: IngestResult
+    flagged: list[dict[str, str]] = field(default_factory=list)
+
+
+class UploadPreview(BaseModel):
+    """What an upload would do (``KnowledgeBase.preview_upload``), shown before applying it."""
+
+    source: str
+    action: Literal["add", "replace", "unchanged", "refused"]
+    article_id: str | None = None
+    title: str | None = None
+    reason: str = ""
+    diff: str = ""
+    flags: list[str] = []
+
+
+def _may_replace(existing: Mapping[str, Any], article: Article, replace: bool | None) -> bool:
+    if replace is not None:
+        return replace
+    return not existing.get("source_path") or existing["source_path"] == article.source_path
+
+
+def _html_flags(name: str, data: bytes) -> list[str]:
+    if not name.lower().endswith((".html", ".htm")):
+        return []
+    return hidden_html_flags(data.decode("utf-8", errors="replace"))
 
 
 class _Catalogue:
-    def __init__(self, chunks: list[Chunk]) -> None:
+    def __init__(self, chunks: list[Chunk], quarantined: set[str] | None = None) -> None:
+        self.quarantined = quarantined or set()
         self.chunks = {c.chunk_id: c for c in chunks}
         self.size = len(chunks)
         self.bm25 = BM25Index(chunks)
@@ -410,7 +555,7 @@ def _chunk_hits(
     for retriever, ranking in (("dense", dense), ("bm25", keyword)):
         for rank, (chunk_id, score) in enumerate(ranking, start=1):
             chunk = catalogue.chunks.get(chunk_id)
-            if chunk is None:  # written by another process since our last refresh
+            if chunk is None or chunk_id in catalogue.quarantined:  # new elsewhere, or flagged
                 continue
             hit = hits.setdefault(chunk_id, _hit(chunk))
             setattr(hit, f"{retriever}_score", score)

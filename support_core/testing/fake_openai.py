@@ -156,3 +156,28 @@ def last_user_message(request: dict[str, Any]) -> str:
     """The text of the final user turn in a chat request (handy in scripts)."""
     users = [m["content"] for m in request.get("messages", []) if m.get("role") == "user"]
     return users[-1] if users else ""
+
+
+def passages(request: dict[str, Any]) -> list[str]:
+    """The numbered knowledge-base passages of a responder request, text only, in order
+    (``build_messages`` writes them as ``[n] Title > Heading`` then the text, ``---`` between)."""
+    text = last_user_message(request)
+    start = text.find("Knowledge-base passages:\n")
+    end = text.find("\n\nCustomer's latest message:")
+    if start < 0:
+        return []
+    block = text[start + len("Knowledge-base passages:\n"): end if end > 0 else None]
+    out = []
+    for part in block.split("\n\n---\n\n"):
+        _, _, body = part.partition("\n")
+        out.append(body.strip())
+    return out
+
+
+def first_sentences(text: str, n: int = 2) -> list[str]:
+    """The first ``n`` prose sentences of a passage (skipping headings and short lines)."""
+    import re
+
+    lines = [ln.strip(" -*#") for ln in text.splitlines() if len(ln.split()) >= 5]
+    sentences = [s for ln in lines for s in re.split(r"(?<=[.!?])\s+", ln) if len(s.split()) >= 5]
+    return sentences[:n]
