@@ -26,8 +26,17 @@ ANSWER = ("We do not accept cryptocurrency. Orbitly invoices can be paid by cred
 def svc(request: pytest.FixtureRequest, service_factory: Any) -> Any:
     if request.param == "redis":
         url = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-        return service_factory(redis_url=url)
-    return service_factory()
+        service = service_factory(redis_url=url)
+    else:
+        service = service_factory()
+    return service
+
+
+def staff(svc: Any, name: str) -> str:
+    """``name`` as an active agent (desk actions are refused to unknown names)."""
+    if name not in {u.name for u in svc.users.list()}:
+        svc.users.add(name, "agent", "a long enough password")
+    return name
 
 
 def customer() -> str:
@@ -40,7 +49,7 @@ def escalate_and_resolve(svc: Any, question: str, answer: str | None, cite: list
     result = svc.pipeline.process_message(cid, f"s-{cid}", question)
     assert result.action == "escalated", result.ticket.escalation
     handoff = svc.store.active_handoff(result.ticket.ticket_id)
-    svc.desk.claim(handoff.handoff_id, agent)
+    svc.desk.claim(handoff.handoff_id, staff(svc, agent))
     if answer is not None:
         svc.desk.reply(handoff.handoff_id, agent, answer, cited_articles=cite)
     return svc.desk.resolve(handoff.handoff_id, agent)
@@ -90,7 +99,7 @@ def test_nothing_is_recorded_from_ai_only_or_unresolved_tickets(svc: Any) -> Non
     cid2 = customer()
     open_one = svc.pipeline.process_message(cid2, "s1", UNCOVERED)
     handoff = svc.store.active_handoff(open_one.ticket.ticket_id)
-    svc.desk.claim(handoff.handoff_id, "ana")
+    svc.desk.claim(handoff.handoff_id, staff(svc, "ana"))
     svc.desk.reply(handoff.handoff_id, "ana", ANSWER, cited_articles=["x"])
     assert svc.learning.store.resolutions() == []
     assert svc.learning.store.pairs() == []  # the AI's sources and CSAT never feed back
@@ -269,7 +278,7 @@ def test_manager_metrics_first_reply_csat_and_draft_use(svc: Any) -> None:
     r = svc.pipeline.process_message(cid, "s1", "I want to talk to a human about my invoice.")
     assert r.action == "escalated"
     h = svc.store.active_handoff(r.ticket.ticket_id)
-    svc.desk.claim(h.handoff_id, "bo")
+    svc.desk.claim(h.handoff_id, staff(svc, "bo"))
     svc.desk.reply(h.handoff_id, "bo", r.ticket.draft.text)  # the AI draft, sent as-is
     svc.desk.resolve(h.handoff_id, "bo")
     svc.desk.rate(t1.ticket_id, 2)

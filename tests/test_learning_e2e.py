@@ -7,6 +7,7 @@ in SQLite and in a real Redis server."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -54,6 +55,10 @@ def test_done_when_script(memory: str, tmp_path: Path, sample_kb_dir: Path,
     assert asked["action"] == "escalated"
     cli(capsys, data, "ask", "--customer", f"mild-{run}", MILD, "--json")
     handoff = cli(capsys, data, "handoffs", "--json")[0]["handoff_id"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(["--data-dir", str(data), "users", "add", "ana", "--role", "agent",
+                 "--password-stdin"]) == 0
+    capsys.readouterr()
     cli(capsys, data, "claim", handoff, "--agent", "ana")
     cli(capsys, data, "reply", handoff, "--agent", "ana", ANSWER)
     cli(capsys, data, "resolve", handoff, "--agent", "ana")

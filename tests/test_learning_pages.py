@@ -22,6 +22,7 @@ from tests.test_app_pages import (  # noqa: F401 - _navigation_mode is an autous
     assert_clean,
     click,
     open_page,
+    sign_in,
     texts,
 )
 
@@ -47,6 +48,7 @@ def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_kb: Any) -> Iter
 def resolve_uncovered(svc: Any) -> Any:
     result = svc.pipeline.process_message("gap-customer", "s1", UNCOVERED)
     assert result.action == "escalated"
+    sign_in("ana")  # agents are real users
     svc.desk.claim(result.handoff_id, "ana")
     svc.desk.reply(result.handoff_id, "ana", ANSWER)
     return svc.desk.resolve(result.handoff_id, "ana")
@@ -55,7 +57,7 @@ def resolve_uncovered(svc: Any) -> Any:
 def test_gaps_panel_lists_a_gap_and_publishes_it_with_an_edited_title(svc: Any) -> None:
     resolve_uncovered(svc)
     gap = svc.learning.gaps()[0]
-    at = open_page(KB)
+    at = open_page(KB, **sign_in("root", "admin"))
     assert_clean(at)
     assert "Knowledge gaps" in [s.value for s in at.subheader]
     assert UNCOVERED in texts(at) and ANSWER in texts(at)
@@ -77,7 +79,7 @@ def test_replay_sliders_show_what_a_lower_frustration_threshold_would_do(svc: An
     svc.pipeline.process_message("calm", "s1", "How do I reset my password?")
     mild = svc.pipeline.process_message("mild", "s1", MILD)
     assert mild.action == "auto_reply"
-    at = open_page(METRICS)
+    at = open_page(METRICS, **sign_in("max", "manager"))
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Escalation rate proposed"] == metrics["Escalation rate now"]
@@ -95,9 +97,10 @@ def test_replay_sliders_show_what_a_lower_frustration_threshold_would_do(svc: An
 
 def test_inbox_reply_cites_articles_and_the_resolution_records_them(svc: Any) -> None:
     result = svc.pipeline.process_message("cite-customer", "s1", UNCOVERED)
+    sign_in("sam")
     svc.desk.claim(result.handoff_id, "sam")
     article = svc.kb.list_articles()[3]
-    at = open_page(INBOX, agent="sam")
+    at = open_page(INBOX, **sign_in("sam"))
     at.segmented_control(key="inbox_view").set_value("Claimed by me").run()
     at.text_area(key=f"reply_{result.handoff_id}").set_value(ANSWER).run()
     at.multiselect(key=f"cite_{result.handoff_id}").select(article.article_id).run()

@@ -54,6 +54,7 @@ def test_most_recent_matching_ticket_wins() -> None:
 @pytest.mark.slow
 def test_pipeline_reopens_by_topic_and_returns_human_tickets_to_their_agent(service) -> None:
     p, desk = service.pipeline, service.desk
+    service.users.add("sam", "agent", "a long enough password")
     with shifted_clock(-timedelta(hours=5)):
         first = p.process_message("ret-1", "s1", "Could I talk to a real person, please? "
                                                  "I want a refund for last month.")

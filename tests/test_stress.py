@@ -39,7 +39,9 @@ def test_mixed_load_from_processes_and_threads_loses_nothing(desk: dict[str, Any
     assert sum(r.operations for r in reports) >= 500
     assert [e for r in reports for e in r.errors] == []
     sent = sum(len(tags) for r in reports for tags in r.sent.values())
-    assert sent > 200 and sum(len(r.claims) for r in reports) > 5  # the load really mixed
+    # the load really mixed (claims are few: a session's escalated ticket stays with its
+    # agent until resolved, so 4 sessions hold only a handful of open handoffs at a time)
+    assert sent > 200 and sum(len(r.claims) for r in reports) >= 3
     assert sum(len(r.replies) for r in reports) > 5
     svc = desk_load.build(desk)
     assert desk_load.check_desk(svc, reports) == []

@@ -100,7 +100,20 @@ def ready_desk(
     with database as url:
         settings = desk_settings(data_dir, embed_url, url, redis_url=redis_url, kb_dir=kb_dir)
         prepare_kb(settings)
+        add_agents(settings, ["Ann", *(f"agent p{p}t{t}" for p in range(4) for t in range(4))])
         yield settings
+
+
+AGENT_PASSWORD = "load test password"
+
+
+def add_agents(settings: dict[str, Any], names: Sequence[str]) -> None:
+    """Staff users for the load's agents: desk actions are refused to unknown names."""
+    users = build(settings).users
+    known = {u.name for u in users.list()}
+    for name in names:
+        if name not in known:
+            users.add(name, "agent", AGENT_PASSWORD)
 
 
 def prepare_kb(settings: dict[str, Any]) -> int:
