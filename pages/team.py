@@ -10,7 +10,7 @@ import streamlit as st
 
 from pages._auth import require_staff
 from pages._ui import done, get_service, run_page
-from support_core.access import Action, Principal, StaffRole, require
+from support_core.access import Action, Principal, StaffRole
 from support_core.macros import PLACEHOLDERS
 
 
@@ -31,24 +31,24 @@ def macros(user: Principal) -> None:
 
 
 def users(user: Principal) -> None:
-    svc = get_service()
-    require(svc.users.principal(user.name), Action.MANAGE_USERS)
+    staff = get_service().staff_admin  # every call checks that ``user`` is still an admin
+    everyone = staff.list(user)
     st.subheader("Users")
     st.dataframe([u.model_dump(include={"name", "role", "active", "can_sign_in"})
-                  for u in svc.users.list()], hide_index=True, width="stretch")  # fmt: skip
+                  for u in everyone], hide_index=True, width="stretch")  # fmt: skip
     with st.form("add_user", clear_on_submit=True):
         cols = st.columns(3)
         name = cols[0].text_input("Name")
         role = cols[1].selectbox("Role", list(StaffRole), format_func=lambda r: r.value)
         password = cols[2].text_input("Initial password", type="password")
         if st.form_submit_button("Add user", type="primary"):
-            svc.users.add(name, role, password)
+            staff.add(user, name, role, password)
             done(f"Added {role.value} {name.strip()}.")
-    active = [u.name for u in svc.users.list() if u.active and u.name != user.name]
+    active = [u.name for u in everyone if u.active and u.name != user.name]
     row = st.container(horizontal=True, vertical_alignment="bottom")
     who = row.selectbox("Disable a user", active, index=None, width=260)
     if who and row.button("Disable"):
-        svc.users.disable(who)
+        staff.disable(user, who)
         done(f"{who} is disabled and signed out.")
 
 

@@ -25,6 +25,7 @@ from support_core.redaction import install_log_redaction
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.sentiment_model import ModelSentimentAnalyzer
+from support_core.staff_admin import StaffAdmin
 from support_core.telemetry import setup_tracing, span_collector
 from support_core.views import DeskViews
 
@@ -189,6 +190,10 @@ class Service:
     @cached_property
     def users(self) -> UserStore:
         return build_users(self.settings)
+
+    @cached_property
+    def staff_admin(self) -> StaffAdmin:
+        return StaffAdmin(self.users)
 
     @cached_property
     def records(self) -> DeskRecords:
