@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from support_core import lifecycle, reopen
@@ -226,7 +226,7 @@ class SupportPipeline:
         now = utcnow()
         linked: Ticket | None = None
         if ticket is None or ticket.status == TicketStatus.RESOLVED:
-            ticket, linked = self._returning(customer_id, text, now)
+            ticket, linked = self._returning(customer_id, session_id, text, now)
         if ticket is None:
             ticket = Ticket(
                 customer_id=customer_id, session_id=session_id, subject=text[:120], is_demo=is_demo,
@@ -240,12 +240,17 @@ class SupportPipeline:
         return ticket
 
     def _returning(
-        self, customer_id: str, text: str, now: datetime
+        self, customer_id: str, session_id: str, text: str, now: datetime
     ) -> tuple[Ticket | None, Ticket | None]:
         """(ticket to reopen, earlier ticket to link): the customer's tickets resolved within
-        the window, in any session, judged by topic (:mod:`support_core.reopen`)."""
+        the window, judged by topic (:mod:`support_core.reopen`). A ticket of another session
+        is a candidate only once that session has expired (a *returning* customer); it then
+        moves to this session, so the customer sees it, and its replies land, where they
+        write now. Two live sessions of one customer never take each other's tickets."""
+        idle = timedelta(seconds=self.settings.session_ttl_seconds)
         candidates = [t for t in self.s.store.list_tickets(customer_id=customer_id, limit=20)
-                      if t.status == TicketStatus.RESOLVED]
+                      if t.status == TicketStatus.RESOLVED
+                      and (t.session_id == session_id or now - t.updated_at > idle)]
         if not candidates:
             return None, None
         try:  # the message's topic; a failed search only means "no reopen"
@@ -256,8 +261,9 @@ class SupportPipeline:
         decision = reopen.choose(candidates, topic, now, self.settings.reopen_window_hours)
         if decision.reopen is None:
             return None, decision.linked
+        moved = decision.reopen.model_copy(update={"session_id": session_id})
         return lifecycle.transition(
-            decision.reopen, TicketStatus.REOPENED, "customer", decision.reason), None
+            moved, TicketStatus.REOPENED, "customer", decision.reason), None
 
     # ------------------------------------------------------------------ the stages
     def _run(self, ticket: Ticket, text: str, category: str | None) -> PipelineResult:

@@ -153,6 +153,7 @@ def test_no_card_or_secret_reaches_disk_llm_spans_or_logs(
     assert handoffs and CARD not in handoffs[0].model_dump_json()
     # replies by agents are masked too
     h = handoffs[0]
+    svc.users.add("Ana", "agent", "a long enough password")  # agents are real users
     svc.desk.claim(h.handoff_id, "Ana")
     svc.desk.reply(h.handoff_id, "Ana", f"Thanks, I removed card {CARD_DIGITS} from the file.")
     assert _scan_files(svc.settings.data_dir) == []
