@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deskpilot's one entry point for a fresh machine.
 #   ./dev.sh app    install (first run) and start the Streamlit app
-#   ./dev.sh test   install everything tests need (Redis, Chromium) and run the whole suite
+#   ./dev.sh test   install everything tests need (Redis, PostgreSQL, Chromium) and run the whole suite
 # Extra arguments after `test` go to pytest, e.g. ./dev.sh test -k memory
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,6 +45,7 @@ case "${1:-}" in
     shift; install "[dev]"
     install_chromium
     bash .ci/start-redis.sh
+    bash .ci/start-postgres.sh
     echo "Lint (ruff) and types (mypy)..."
     .venv/bin/ruff check --quiet . && .venv/bin/mypy
     exec .venv/bin/python -m pytest "$@" ;;
