@@ -182,7 +182,6 @@ class AgentDesk:
         if handoff.first_reply_at is None:
             self.store.mark_first_reply(handoff_id, msg.timestamp)
         self.store.append_handoff_message(ticket.ticket_id, msg)
-        self.outcomes.record_ticket(ticket)
         self.memory.add_message(ticket.customer_id, ticket.session_id, msg)
         self._audit(handoff, "reply", agent)
         return ticket
@@ -194,7 +193,6 @@ class AgentDesk:
             handoff.ticket_id, lambda t: _resolved(t, agent, note or "Resolved by specialist")
         )
         handoff = self.store.resolve_handoff(handoff_id, agent)
-        self.outcomes.record_ticket(ticket)
         self._audit(handoff, "resolve", agent, {"note": note} if note else {})
         for hook in self.on_resolve:
             try:
@@ -245,16 +243,14 @@ class AgentDesk:
 
     def _save(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
         """Apply ``change`` to the ticket as stored now, under its lock (nothing another
-        writer stored meanwhile is lost), and record the outcome."""
+        writer stored meanwhile is lost; its reporting events are written with it)."""
 
         def stamped(ticket: Ticket) -> Ticket:
             ticket = change(ticket)
             ticket.updated_at = utcnow()
             return ticket
 
-        ticket = self.store.update_ticket(ticket_id, stamped)
-        self.outcomes.record_ticket(ticket)
-        return ticket
+        return self.store.update_ticket(ticket_id, stamped)
 
 
 def _resolved(ticket: Ticket, agent: str, reason: str) -> Ticket:

@@ -1,15 +1,16 @@
-"""Outcomes, customer ratings and the support metrics computed from them.
+"""Customer ratings and the support metrics, computed from the reporting events.
 
-One outcome row per ticket (re-recording replaces it, so the pipeline can record after every
-message and the row always reflects the ticket's latest state) and at most one CSAT rating per
-ticket (re-rating replaces). Both live in the TicketStore's database, behind its port: this
-module holds the rules and the arithmetic, never SQL.
+Nothing here is written after every message: what happened to a ticket is in the append-only
+reporting-event log (``support_core.reporting``), which the store writes in the transaction
+of each change, and a ticket's outcome (:class:`TicketOutcome`) is computed from its events by
+a query when metrics are asked for. At most one CSAT rating per ticket (re-rating replaces it
+and appends a ``rated`` event). This module holds the rules and the arithmetic, never SQL.
 
 Metrics are computed over a real time window on the ticket's ``created_at`` (``since``
 inclusive, ``until`` exclusive): a ticket belongs to the period in which the customer first
 wrote, wherever its resolution or rating falls. CSAT is split by who handled the ticket
-(auto = never escalated, human = escalated), because "is the AI as good as a person?" is the
-question the split answers.
+(auto = never escalated, human = escalated at least once), because "is the AI as good as a
+person?" is the question the split answers.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from support_core.adapters.ticket_store_sql import iso, iso_or_none
+from support_core.adapters.ticket_store_sql import iso
 from support_core.errors import InputError, NotFound
-from support_core.lifecycle import last_resolved_at, time_in_status
-from support_core.models import HandoffPackage, Role, Ticket, TicketStatus, utcnow
+from support_core.lifecycle import time_in_status
+from support_core.models import TicketStatus, utcnow
 from support_core.ports import TicketStore
 from support_core.validation import normalize_text
 
@@ -35,10 +36,12 @@ TOP_REASONS = 5
 
 # ----------------------------------------------------------------------------- records
 class TicketOutcome(BaseModel):
+    """What a ticket's events say about it (computed, never stored)."""
+
     ticket_id: str
     customer_id: str
     resolved: bool = False
-    was_escalated: bool = False
+    was_escalated: bool = False  # reached a human at least once
     escalation_reason: str | None = None
     escalation_rule: str | None = None
     auto_reply_count: int = 0
@@ -48,25 +51,29 @@ class TicketOutcome(BaseModel):
     resolution_seconds: float | None = None
     first_human_reply_seconds: float | None = None  # from handoff queued to first human reply
     sentiment_level: str | None = None
+    score: int | None = None
     is_demo: bool = False
 
     @classmethod
-    def from_ticket(cls, ticket: Ticket, handoff: HandoffPackage | None = None) -> TicketOutcome:
-        """Everything an outcome needs is on the ticket (and its handoff, if it had one)."""
-        esc = ticket.escalation if ticket.escalation and ticket.escalation.should_escalate else None
-        resolved = ticket.status is TicketStatus.RESOLVED
-        resolved_at = last_resolved_at(ticket) if resolved else None
+    def from_row(cls, row: dict[str, Any]) -> TicketOutcome:
+        resolved_seq, reopened_seq = row["resolved_seq"], row["reopened_seq"]
+        resolved = resolved_seq is not None and (
+            reopened_seq is None or reopened_seq < resolved_seq)
+        escalated = int(row["escalations"]) > 0
+        score = row["score"]
         return cls(
-            ticket_id=ticket.ticket_id, customer_id=ticket.customer_id, resolved=resolved,
-            was_escalated=esc is not None, escalation_reason=esc.reason if esc else None,
-            escalation_rule=esc.rule if esc else None,
-            auto_reply_count=sum(m.role is Role.ASSISTANT for m in ticket.messages),
-            human_reply_count=sum(m.role is Role.AGENT for m in ticket.messages),
-            created_at=ticket.created_at, resolved_at=resolved_at,
-            resolution_seconds=_seconds(ticket.created_at, resolved_at),
-            first_human_reply_seconds=_first_reply_seconds(handoff),
-            sentiment_level=ticket.sentiment.level.value if ticket.sentiment else None,
-            is_demo=ticket.is_demo,
+            ticket_id=row["ticket_id"], customer_id=row["customer_id"], resolved=resolved,
+            was_escalated=escalated,
+            escalation_reason=row["escalation_reason"] if escalated else None,
+            escalation_rule=row["escalation_rule"] if escalated else None,
+            auto_reply_count=int(row["auto_reply_count"]),
+            human_reply_count=int(row["human_reply_count"]),
+            created_at=datetime.fromisoformat(row["created_at"]),
+            resolved_at=datetime.fromisoformat(row["resolved_at"]) if resolved else None,
+            resolution_seconds=row["resolution_seconds"] if resolved else None,
+            first_human_reply_seconds=row["first_human_reply_seconds"],
+            sentiment_level=row["sentiment_level"], is_demo=bool(row["is_demo"]),
+            score=int(score) if score is not None else None,
         )
 
 
@@ -112,14 +119,6 @@ class SupportMetrics(BaseModel):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    return (end - start).total_seconds() if start and end else None
-
-
-def _first_reply_seconds(handoff: HandoffPackage | None) -> float | None:
-    return _seconds(handoff.created_at, handoff.first_reply_at) if handoff else None
-
-
 def _mean(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
@@ -129,18 +128,8 @@ def _rate(part: int, total: int) -> float:
     return part / total if total else 0.0
 
 
-def _is_auto_resolved(row: dict[str, Any]) -> bool:
-    return bool(row["resolved"]) and not row["was_escalated"]
-
-
-def _outcome_row(outcome: TicketOutcome) -> dict[str, Any]:
-    row = outcome.model_dump()
-    row.update(
-        resolved=int(outcome.resolved), was_escalated=int(outcome.was_escalated),
-        is_demo=int(outcome.is_demo), created_at=iso(outcome.created_at),
-        resolved_at=iso_or_none(outcome.resolved_at),
-    )
-    return row
+def _is_auto_resolved(row: TicketOutcome) -> bool:
+    return row.resolved and not row.was_escalated
 
 
 def validate_score(score: object) -> int:
@@ -160,29 +149,12 @@ class OutcomeStore:
 
             store = SQLiteTicketStore(store)
         self.tickets: TicketStore = store
-        self.tickets.prepare_outcomes()
-
-    def record_outcome(self, outcome: TicketOutcome) -> TicketOutcome:
-        """Store (or replace) the ticket's outcome."""
-        self.tickets.record_outcome_row(_outcome_row(outcome))
-        return outcome
-
-    def record_ticket(self, ticket: Ticket, handoff: HandoffPackage | None = None) -> TicketOutcome:
-        """Record the ticket's outcome from the ticket *as stored now* (or ``ticket`` if it is
-        newer), so two writers recording at once never leave an older outcome behind. The
-        handoff (for the first human reply time) is looked up in the store when not given."""
-
-        def derive(current: Ticket) -> dict[str, Any]:
-            found = handoff or self.tickets.latest_handoff(current.ticket_id)
-            return _outcome_row(TicketOutcome.from_ticket(current, found))
-
-        return TicketOutcome.model_validate(self.tickets.record_derived_outcome(ticket, derive))
 
     def get_outcome(self, ticket_id: str) -> TicketOutcome:
-        row = self.tickets.outcome_row(ticket_id)
-        if row is None:
-            raise NotFound(f"There is no outcome for ticket {ticket_id}.")
-        return TicketOutcome.model_validate(row)
+        rows = self.tickets.outcome_rows(None, None, True, ticket_id=ticket_id)
+        if not rows:
+            raise NotFound(f"There is no ticket {ticket_id}.")
+        return TicketOutcome.from_row(rows[0])
 
     def rate(
         self, ticket_id: str, score: int, comment: str = "", at: datetime | None = None
@@ -214,10 +186,13 @@ class OutcomeStore:
         return text
 
     # ------------------------------------------------------------------------- metrics
-    def _outcome_rows(
-        self, since: datetime | None, until: datetime | None, include_demo: bool
-    ) -> list[dict[str, Any]]:
-        return self.tickets.outcome_rows(since, until, include_demo)
+    def outcomes(
+        self, since: datetime | None = None, until: datetime | None = None,
+        include_demo: bool = True,
+    ) -> list[TicketOutcome]:
+        """The outcomes of the tickets created in ``[since, until)``, oldest first."""
+        rows = self.tickets.outcome_rows(since, until, include_demo)
+        return [TicketOutcome.from_row(r) for r in rows]
 
     def metrics(
         self,
@@ -226,32 +201,32 @@ class OutcomeStore:
         include_demo: bool = True,
     ) -> SupportMetrics:
         """Support metrics for tickets created in ``[since, until)`` (None = unbounded)."""
-        rows = self._outcome_rows(since, until, include_demo)
+        rows = self.outcomes(since, until, include_demo)
         total = len(rows)
-        resolved = sum(bool(r["resolved"]) for r in rows)
-        escalated = [r for r in rows if r["was_escalated"]]
-        rated = [r for r in rows if r["score"] is not None]
+        resolved = sum(r.resolved for r in rows)
+        escalated = [r for r in rows if r.was_escalated]
+        rated = [r for r in rows if r.score is not None]
         return SupportMetrics(
             since=since, until=until, tickets=total, resolved=resolved,
             escalated=len(escalated), resolution_rate=_rate(resolved, total),
             escalation_rate=_rate(len(escalated), total),
             auto_resolution_rate=_rate(sum(_is_auto_resolved(r) for r in rows), total),
-            avg_csat=_mean(r["score"] for r in rated), csat_count=len(rated),
-            avg_csat_auto=_mean(r["score"] for r in rated if not r["was_escalated"]),
-            avg_csat_human=_mean(r["score"] for r in rated if r["was_escalated"]),
-            avg_resolution_seconds=_mean(r["resolution_seconds"] for r in rows if r["resolved"]),
-            avg_first_human_reply_seconds=_mean(r["first_human_reply_seconds"] for r in escalated),
+            avg_csat=_mean(r.score for r in rated), csat_count=len(rated),
+            avg_csat_auto=_mean(r.score for r in rated if not r.was_escalated),
+            avg_csat_human=_mean(r.score for r in rated if r.was_escalated),
+            avg_resolution_seconds=_mean(r.resolution_seconds for r in rows if r.resolved),
+            avg_first_human_reply_seconds=_mean(r.first_human_reply_seconds for r in escalated),
             top_escalation_reasons=_top_reasons(escalated),
-            sentiment_mix=dict(Counter(r["sentiment_level"] or "unknown" for r in rows)),
+            sentiment_mix=dict(Counter(r.sentiment_level or "unknown" for r in rows)),
         )
 
     def daily_series(
         self, since: datetime, until: datetime, include_demo: bool = True
     ) -> list[dict[str, Any]]:
         """One row per UTC day in ``[since, until)``, days without tickets included as zeros."""
-        by_day: dict[str, list[dict[str, Any]]] = {}
-        for row in self._outcome_rows(since, until, include_demo):
-            by_day.setdefault(row["created_at"][:10], []).append(row)
+        by_day: dict[str, list[TicketOutcome]] = {}
+        for row in self.outcomes(since, until, include_demo):
+            by_day.setdefault(iso(row.created_at)[:10], []).append(row)
         return [_day_summary(day, by_day.get(day, [])) for day in _days(since, until)]
 
     def time_in_status_summary(
@@ -273,8 +248,8 @@ class OutcomeStore:
         return {status: sum(per_status[status]) / len(per_status[status]) for status in ordered}
 
 
-def _top_reasons(escalated: list[dict[str, Any]]) -> list[EscalationReasonCount]:
-    counts = Counter(r["escalation_rule"] or "unspecified" for r in escalated)
+def _top_reasons(escalated: list[TicketOutcome]) -> list[EscalationReasonCount]:
+    counts = Counter(r.escalation_rule or "unspecified" for r in escalated)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
     return [EscalationReasonCount(rule=rule, count=n) for rule, n in ranked]
 
@@ -285,11 +260,11 @@ def _days(since: datetime, until: datetime) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def _day_summary(day: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _day_summary(day: str, rows: list[TicketOutcome]) -> dict[str, Any]:
     return {
         "date": day,
         "tickets": len(rows),
-        "escalated": sum(bool(r["was_escalated"]) for r in rows),
+        "escalated": sum(r.was_escalated for r in rows),
         "auto_resolved": sum(_is_auto_resolved(r) for r in rows),
-        "avg_csat": _mean(r["score"] for r in rows),
+        "avg_csat": _mean(r.score for r in rows),
     }

@@ -113,10 +113,6 @@ class Classifier(Protocol):
     ) -> Any: ...
 
 
-class OutcomeRecorder(Protocol):
-    def record_ticket(self, ticket: Ticket) -> object: ...
-
-
 @dataclass
 class Stages:
     kb: Searcher
@@ -125,7 +121,6 @@ class Stages:
     sentiment: Analyzer
     responder: Responder
     store: TicketStore
-    outcomes: OutcomeRecorder
     spans: SpanCollector
 
 
@@ -545,7 +540,6 @@ class SupportPipeline:
             ticket = self.s.store.save_changes(opened, ticket)
         else:
             self.s.store.save_ticket(ticket)
-        self.s.outcomes.record_ticket(ticket)
         return ticket
 
     # ------------------------------------------------------------------ human-handled tickets

@@ -190,16 +190,15 @@ class TicketStore(Protocol):
 
     def spans(self, ticket_id: str) -> list[dict[str, Any]]: ...
 
-    # outcomes and ratings (rows; csat.py holds the rules and the arithmetic)
-    def prepare_outcomes(self) -> None: ...
+    # reporting events, ratings and the per-ticket outcomes computed from them (rows;
+    # csat.py holds the rules and the arithmetic). Events are written by the writes above.
+    def events(
+        self, ticket_id: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
-    def record_outcome_row(self, row: dict[str, Any]) -> None: ...
-
-    def record_derived_outcome(
-        self, ticket: Ticket, derive: Callable[[Ticket], dict[str, Any]]
-    ) -> dict[str, Any]: ...
-
-    def outcome_row(self, ticket_id: str) -> dict[str, Any] | None: ...
+    def event_counts(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> dict[str, int]: ...
 
     def record_rating_row(self, row: dict[str, Any]) -> None: ...
 
@@ -214,7 +213,8 @@ class TicketStore(Protocol):
     def knows_ticket(self, ticket_id: str) -> bool: ...
 
     def outcome_rows(
-        self, since: datetime | None, until: datetime | None, include_demo: bool
+        self, since: datetime | None, until: datetime | None, include_demo: bool,
+        ticket_id: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
     def trails(

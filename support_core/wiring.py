@@ -182,7 +182,6 @@ class Service:
             sentiment=build_sentiment(settings, self.kb.embedder),
             responder=responder,
             store=self.store,
-            outcomes=self.outcomes,
             spans=span_collector(),
         )
         return SupportPipeline(settings, stages)

@@ -1,4 +1,6 @@
-"""Outcomes, ratings and metrics on a real SQLite file, over real time windows."""
+"""Ratings and metrics computed from the reporting events, on a real SQLite file, over real
+time windows. The tickets are built through the lifecycle and saved: every figure comes from
+the events the store derived, never from a row written for the test."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from support_core import lifecycle
-from support_core.csat import EscalationReasonCount, OutcomeStore, SupportMetrics, TicketOutcome
+from support_core.csat import EscalationReasonCount, OutcomeStore, SupportMetrics
 from support_core.errors import InputError, NotFound
 from support_core.models import (
     CustomerSummary,
@@ -38,23 +40,46 @@ def outcomes(tmp_path: Path) -> Iterator[OutcomeStore]:
 
 
 def outcome(ticket_id: str, days_ago: float, *, resolved: bool = True, escalated: bool = False,
-            rule: str | None = None, sentiment: str = "neutral", **extra: object) -> TicketOutcome:
+            rule: str | None = None, sentiment: str = "neutral", is_demo: bool = False,
+            first_human_reply_seconds: float | None = None) -> tuple[Ticket, float | None]:
+    """A ticket that was auto-answered (or escalated under ``rule``) and, when ``resolved``,
+    resolved ten minutes after it was created."""
     created = NOW - timedelta(days=days_ago)
-    fields: dict[str, object] = dict(
-        ticket_id=ticket_id, customer_id="c1", created_at=created, resolved=resolved,
-        was_escalated=escalated, escalation_rule=rule if escalated else None,
-        escalation_reason=f"because {rule}" if escalated else None, sentiment_level=sentiment,
-        resolution_seconds=600.0 if resolved else None,
-        resolved_at=created + timedelta(minutes=10) if resolved else None,
-    )
-    fields.update(extra)
-    return TicketOutcome(**fields)  # type: ignore[arg-type]
+    ticket = Ticket(ticket_id=ticket_id, customer_id="c1", session_id="s1", created_at=created,
+                    is_demo=is_demo, sentiment=SentimentResult(
+                        level=SentimentLevel(sentiment), confidence=0.5, frustration_score=0.1))
+    ticket = lifecycle.transition(ticket, S.CREATED, "customer")
+    ticket = lifecycle.transition(ticket, S.PROCESSING, at=created + timedelta(seconds=1))
+    if escalated:
+        ticket.escalation = EscalationDecision(
+            should_escalate=True, queue=Queue.TIER1, priority=Priority.MEDIUM,
+            reason=f"because {rule}", rule=rule)
+    ticket = lifecycle.transition(ticket, S.ESCALATED if escalated else S.AWAITING_CUSTOMER,
+                                  at=created + timedelta(seconds=2))
+    if resolved:
+        ticket = lifecycle.transition(ticket, S.RESOLVED, at=created + timedelta(minutes=10))
+    return ticket, first_human_reply_seconds
 
 
-def record(store: OutcomeStore, item: TicketOutcome, score: int | None = None) -> None:
-    store.record_outcome(item)
+def record(store: OutcomeStore, item: tuple[Ticket, float | None],
+           score: int | None = None) -> None:
+    ticket, first_reply = item
+    store.tickets.save_ticket(ticket)
+    if first_reply is not None:
+        queued = ticket.created_at + timedelta(seconds=2)
+        pkg = store.tickets.enqueue_handoff(handoff_for(ticket, queued))
+        store.tickets.mark_first_reply(pkg.handoff_id, queued + timedelta(seconds=first_reply))
     if score is not None:
-        store.rate(item.ticket_id, score, at=NOW)
+        store.rate(ticket.ticket_id, score, at=NOW)
+
+
+def handoff_for(ticket: Ticket, queued: datetime) -> HandoffPackage:
+    return HandoffPackage(
+        ticket_id=ticket.ticket_id, customer_id="c1", session_id="s1", created_at=queued,
+        queue=Queue.TIER1, priority=Priority.HIGH, reason="low confidence",
+        rule="low_confidence", suggested_action="", customer=CustomerSummary(customer_id="c1"),
+        conversation=[], sentiment_trail=[], draft=None, retrieved=[],
+    )
 
 
 def test_metrics_count_only_tickets_created_in_the_window(outcomes: OutcomeStore) -> None:
@@ -210,19 +235,13 @@ def test_outcome_from_an_escalated_ticket_and_its_handoff(outcomes: OutcomeStore
     )
     for status, minutes in ((S.PROCESSING, 0), (S.ESCALATED, 1), (S.RESOLVED, 30)):
         ticket = lifecycle.transition(ticket, status, at=created + timedelta(minutes=minutes))
-    handoff = HandoffPackage(
-        ticket_id=ticket.ticket_id, customer_id="c1", session_id="s1",
-        created_at=created + timedelta(minutes=1), queue=Queue.TIER1, priority=Priority.HIGH,
-        reason="low confidence", rule="low_confidence", suggested_action="",
-        customer=CustomerSummary(customer_id="c1"), conversation=[], sentiment_trail=[],
-        draft=None, retrieved=[], first_reply_at=created + timedelta(minutes=6),
-    )
     outcomes.tickets.save_ticket(ticket)
-    outcomes.tickets.enqueue_handoff(handoff)
+    pkg = outcomes.tickets.enqueue_handoff(handoff_for(ticket, created + timedelta(minutes=1)))
+    outcomes.tickets.claim(pkg.handoff_id, "ann", at=created + timedelta(minutes=2))
+    outcomes.tickets.mark_first_reply(pkg.handoff_id, created + timedelta(minutes=6))
 
-    recorded = outcomes.record_ticket(ticket)  # the handoff is found in the store
+    recorded = outcomes.get_outcome(ticket.ticket_id)
 
-    assert recorded == outcomes.get_outcome(ticket.ticket_id)
     assert (recorded.resolved, recorded.was_escalated, recorded.escalation_rule) == (
         True, True, "low_confidence"
     )
@@ -230,12 +249,36 @@ def test_outcome_from_an_escalated_ticket_and_its_handoff(outcomes: OutcomeStore
     assert recorded.resolution_seconds == 1800.0
     assert recorded.first_human_reply_seconds == 300.0
     assert recorded.sentiment_level == "frustrated"
+    names = [e["name"] for e in outcomes.tickets.events(ticket.ticket_id)]
+    assert sorted(names) == sorted([
+        "ticket_created", "customer_message", "auto_replied", "human_replied", "escalated",
+        "claimed", "first_human_reply", "resolved"])
 
 
-def test_recording_again_replaces_the_outcome(outcomes: OutcomeStore) -> None:
-    record(outcomes, outcome("t1", 1, resolved=False))
-    record(outcomes, outcome("t1", 1, resolved=True))
-    assert outcomes.get_outcome("t1").resolved is True
+def test_the_outcome_follows_the_ticket_and_remembers_the_escalation(
+    outcomes: OutcomeStore,
+) -> None:
+    record(outcomes, outcome("t1", 1, resolved=False, escalated=True, rule="legal_threat"))
+    assert outcomes.get_outcome("t1").resolved is False
+    store = outcomes.tickets
+    store.update_ticket("t1", lambda t: lifecycle.transition(
+        t, S.RESOLVED, "ann", at=t.created_at + timedelta(minutes=5)))
+    assert outcomes.get_outcome("t1").resolution_seconds == 300.0
+    # reopened, then answered by the AI under a non-escalating decision: still "escalated"
+    # (a human handled it once), and not resolved any more
+    def reopen(t: Ticket) -> Ticket:
+        t = lifecycle.transition(t, S.REOPENED, "customer", at=t.created_at + timedelta(hours=1))
+        t.escalation = EscalationDecision(should_escalate=False, queue=Queue.AUTO,
+                                          priority=Priority.LOW, reason="answered", rule="none")
+        return lifecycle.transition(t, S.PROCESSING, at=t.created_at + timedelta(hours=1))
+    store.update_ticket("t1", reopen)
+    again = outcomes.get_outcome("t1")
+    assert (again.resolved, again.was_escalated, again.escalation_rule) == (
+        False, True, "legal_threat")
+    store.update_ticket("t1", lambda t: lifecycle.transition(
+        lifecycle.transition(t, S.AWAITING_CUSTOMER, at=t.created_at + timedelta(hours=2)),
+        S.RESOLVED, "customer", at=t.created_at + timedelta(hours=3)))
+    assert outcomes.get_outcome("t1").resolution_seconds == 3 * 3600.0
     assert outcomes.metrics().tickets == 1
     with pytest.raises(NotFound):
         outcomes.get_outcome("nope")
@@ -244,7 +287,7 @@ def test_recording_again_replaces_the_outcome(outcomes: OutcomeStore) -> None:
 def test_outcome_store_opens_on_a_path_too(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     first = OutcomeStore(path)
-    first.record_outcome(outcome("t1", 1))
+    record(first, outcome("t1", 1))
     second = OutcomeStore(TicketStore(path))
     assert second.get_outcome("t1").ticket_id == "t1"
     first.tickets.close()

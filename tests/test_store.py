@@ -1,5 +1,6 @@
-"""TicketStore on a real SQLite file: tickets, the audit trail, the handoff queue with its
-atomic claim, stored spans and demo clean-up."""
+"""What only the SQLite adapter shows (its columns, migrations, one shared connection), the
+handoff details the contract suite does not repeat, and the ticket builders both suites use.
+Listing, round trips, claims and spans on both backends are in test_ticket_store_contract."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from support_core import lifecycle
-from support_core.csat import OutcomeStore, TicketOutcome
-from support_core.errors import AlreadyClaimed, InvalidTransition, NotFound
+from support_core.csat import OutcomeStore
+from support_core.errors import AlreadyClaimed, InvalidTransition
 from support_core.models import (
     ConfidenceEvidence,
     CustomerSummary,
@@ -109,12 +110,6 @@ def package(ticket_id: str = "tkt_1", priority: Priority = Priority.MEDIUM,
 
 
 # ----------------------------------------------------------------------------- tickets
-def test_a_full_ticket_round_trips(store: TicketStore) -> None:
-    ticket = full_ticket()
-    store.save_ticket(ticket)
-    assert store.get_ticket(ticket.ticket_id) == ticket
-
-
 def test_queryable_columns_mirror_the_ticket(store: TicketStore) -> None:
     ticket = full_ticket(is_demo=True)
     store.save_ticket(ticket)
@@ -126,11 +121,6 @@ def test_queryable_columns_mirror_the_ticket(store: TicketStore) -> None:
         "action": "escalated", "is_demo": 1, "confidence": 0.42,
     }
     assert row["frustration"] == pytest.approx(0.85)
-
-
-def test_unknown_ticket_is_not_found(store: TicketStore) -> None:
-    with pytest.raises(NotFound, match="tkt_nope"):
-        store.get_ticket("tkt_nope")
 
 
 def test_transitions_are_stored_once_across_saves(store: TicketStore) -> None:
@@ -147,39 +137,12 @@ def test_transitions_are_stored_once_across_saves(store: TicketStore) -> None:
     assert store.get_ticket(ticket.ticket_id).status is S.RESOLVED
 
 
-def test_list_tickets_filters_and_orders_newest_first(store: TicketStore) -> None:
-    a = simple_ticket("c1", "s1", minutes=0)
-    b = lifecycle.transition(simple_ticket("c1", "s2", minutes=10), S.PROCESSING)
-    c = simple_ticket("c2", "s3", minutes=20)
-    for t in (a, b, c):
-        store.save_ticket(t)
-    ids = lambda ts: [t.ticket_id for t in ts]  # noqa: E731
-    assert ids(store.list_tickets()) == [c.ticket_id, b.ticket_id, a.ticket_id]
-    assert ids(store.list_tickets(customer_id="c1")) == [b.ticket_id, a.ticket_id]
-    assert ids(store.list_tickets(customer_id="c1", session_id="s1")) == [a.ticket_id]
-    assert ids(store.list_tickets(status="processing")) == [b.ticket_id]
-    assert ids(store.list_tickets(status=S.CREATED)) == [c.ticket_id, a.ticket_id]
-    window = store.list_tickets(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=20))
-    assert ids(window) == [b.ticket_id]  # since inclusive, until exclusive
-    assert ids(store.list_tickets(limit=1)) == [c.ticket_id]
-
-
-def test_latest_ticket_per_customer_and_session(store: TicketStore) -> None:
-    old = simple_ticket("c1", "s1", minutes=0)
-    new = simple_ticket("c1", "s2", minutes=5)
-    store.save_ticket(new)
-    store.save_ticket(old)  # saved later, but created earlier
-    assert store.latest_ticket("c1") == new
-    assert store.latest_ticket("c1", "s1") == old
-    assert store.latest_ticket("c9") is None
-
-
 def test_migrations_run_once_per_file(db_path: Path) -> None:
     first = TicketStore(db_path)
     first.save_ticket(simple_ticket())
     again = TicketStore(db_path)
-    names = [r["name"] for r in again.db.query("SELECT name FROM _migrations")]
-    assert names == ["store.0001_initial"]
+    names = [r["name"] for r in again.db.query("SELECT name FROM _migrations ORDER BY applied_at")]
+    assert names == ["store.0001_initial", "reporting.0001_backfill_events"]
     assert len(again.list_tickets()) == 1
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     first.close()
@@ -187,47 +150,12 @@ def test_migrations_run_once_per_file(db_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- handoffs
-def test_handoffs_are_listed_most_urgent_then_oldest(store: TicketStore) -> None:
-    made = [
-        package("t1", Priority.LOW, minutes=0),
-        package("t2", Priority.HIGH, minutes=5),
-        package("t3", Priority.CRITICAL, Queue.MANAGER, minutes=9),
-        package("t4", Priority.HIGH, minutes=1),
-        package("t5", Priority.MEDIUM, Queue.TIER2, minutes=2),
-    ]
-    for pkg in made:
-        store.enqueue_handoff(pkg)
-    assert [h.ticket_id for h in store.list_handoffs()] == ["t3", "t4", "t2", "t5", "t1"]
-    assert [h.ticket_id for h in store.list_handoffs(queue=Queue.TIER1)] == ["t4", "t2", "t1"]
-    store.claim(made[1].handoff_id, "ann")
-    queued_tier1 = store.list_handoffs(status="queued", queue="tier1")
-    assert [h.ticket_id for h in queued_tier1] == ["t4", "t1"]
-    assert [h.ticket_id for h in store.list_handoffs(claimed_by="ann")] == ["t2"]
-    assert store.queue_counts() == {
-        "tier1": {"queued": 2, "claimed": 1},
-        "tier2": {"queued": 1, "claimed": 0},
-        "manager": {"queued": 1, "claimed": 0},
-    }
-
-
-def test_enqueue_round_trips_and_is_idempotent(store: TicketStore) -> None:
-    pkg = package()
-    assert store.enqueue_handoff(pkg) == pkg
-    store.enqueue_handoff(pkg.model_copy(update={"reason": "changed"}))
-    assert store.get_handoff(pkg.handoff_id).reason == "needs a human"
-    assert len(store.list_handoffs()) == 1
-    with pytest.raises(NotFound):
-        store.get_handoff("hof_missing")
-
-
-@pytest.mark.parametrize("one_store_per_thread", [False, True], ids=["shared", "per-thread"])
-def test_ten_agents_racing_for_one_handoff_yield_one_winner(
-    db_path: Path, one_store_per_thread: bool
-) -> None:
+def test_ten_agents_racing_through_one_shared_store_yield_one_winner(db_path: Path) -> None:
+    """The contract suite races one store per agent; here ten threads share one connection."""
     main = TicketStore(db_path)
     pkg = main.enqueue_handoff(package())
     agents = [f"agent-{i}" for i in range(10)]
-    stores = [TicketStore(db_path) if one_store_per_thread else main for _ in agents]
+    stores = [main for _ in agents]
     start = threading.Barrier(len(agents))
     won: list[str] = []
     lost: list[AlreadyClaimed] = []
@@ -252,8 +180,7 @@ def test_ten_agents_racing_for_one_handoff_yield_one_winner(
     assert (stored.status, stored.claimed_by) == (HandoffStatus.CLAIMED, winner)
     row = next(main.db.query("SELECT status, claimed_by FROM handoffs"))
     assert row == {"status": "claimed", "claimed_by": winner}
-    for opened in {id(s): s for s in stores}.values():
-        opened.close()
+    main.close()
 
 
 def test_claiming_your_own_claim_again_changes_nothing(store: TicketStore) -> None:
@@ -275,14 +202,6 @@ def test_release_puts_it_back_for_anyone(store: TicketStore) -> None:
     assert store.claim(pkg.handoff_id, "bob").claimed_by == "bob"
     with pytest.raises(InvalidTransition):
         store.release(store.enqueue_handoff(package("t2")).handoff_id, "bob")  # never claimed
-
-
-def test_first_reply_keeps_the_first_time(store: TicketStore) -> None:
-    pkg = store.enqueue_handoff(package())
-    store.claim(pkg.handoff_id, "ann")
-    store.mark_first_reply(pkg.handoff_id, T0 + timedelta(minutes=3))
-    marked = store.mark_first_reply(pkg.handoff_id, T0 + timedelta(minutes=8))
-    assert marked.first_reply_at == T0 + timedelta(minutes=3)
 
 
 def test_resolve_by_owner_or_directly_but_not_over_someone(store: TicketStore) -> None:
@@ -314,27 +233,6 @@ def test_active_handoff_and_appended_messages(store: TicketStore) -> None:
     assert store.append_handoff_message("t1", follow_up) is None
 
 
-# ----------------------------------------------------------------------------- spans
-def test_spans_round_trip_in_start_order_and_save_is_idempotent(store: TicketStore) -> None:
-    spans = [
-        {"name": "kb.search", "trace_id": "ab" * 16, "span_id": "02" * 8, "parent_id": "01" * 8,
-         "start": "2025-03-01T09:00:00.100000+00:00", "end": "2025-03-01T09:00:00.300000+00:00",
-         "duration_ms": 200.0, "attributes": {"retrieval.count": 5, "tags": ["a", "b"]},
-         "status": "ok"},
-        {"name": "pipeline.process_message", "trace_id": "ab" * 16, "span_id": "01" * 8,
-         "parent_id": None, "start": "2025-03-01T09:00:00.000000+00:00",
-         "end": "2025-03-01T09:00:01.000000+00:00", "duration_ms": 1000.0,
-         "attributes": {"ticket.id": "t1"}, "status": "unset"},
-    ]
-    assert store.save_spans("t1", spans) == 2
-    store.save_spans("t1", spans)
-    stored = store.spans("t1")
-    assert [s["name"] for s in stored] == ["pipeline.process_message", "kb.search"]
-    assert stored[1]["attributes"] == {"retrieval.count": 5, "tags": ["a", "b"]}
-    assert stored[1]["parent_id"] == stored[0]["span_id"]
-    assert store.spans("other") == []
-
-
 # ----------------------------------------------------------------------------- demo data
 def test_delete_demo_data_removes_every_trace_of_demo_tickets(store: TicketStore) -> None:
     outcomes = OutcomeStore(store)
@@ -344,27 +242,15 @@ def test_delete_demo_data_removes_every_trace_of_demo_tickets(store: TicketStore
         store.enqueue_handoff(package(ticket.ticket_id))
         store.save_spans(ticket.ticket_id, [{"name": "pipeline.process_message",
                                              "span_id": ticket.ticket_id[-8:] * 2}])
-        outcomes.record_ticket(ticket)
         outcomes.rate(ticket.ticket_id, 4)
-    orphan = TicketOutcome(ticket_id="tkt_orphan", customer_id="c", is_demo=True)
-    outcomes.record_outcome(orphan)  # demo outcome whose ticket row is already gone
+    with store.transaction():  # an outcome table and an orphan row of a file from before events
+        store._exec("CREATE TABLE outcomes (ticket_id TEXT PRIMARY KEY, is_demo INTEGER)")
+        store._exec("INSERT INTO outcomes VALUES ('tkt_orphan', 1)")
 
     deleted = store.delete_demo_data()
 
-    assert deleted["tickets"] == 1 and deleted["outcomes"] == 2 and deleted["csat"] == 1
-    for name in ("tickets", "transitions", "handoffs", "spans", "outcomes", "csat"):
+    assert deleted["tickets"] == 1 and deleted["outcomes"] == 1 and deleted["csat"] == 1
+    for name in ("tickets", "transitions", "handoffs", "spans", "csat", "reporting_events"):
         left = {r["ticket_id"] for r in store.db.query(f"SELECT ticket_id FROM {name}")}
         assert left == {real.ticket_id}, name
     assert store.delete_demo_data()["tickets"] == 0
-
-
-def test_customer_ids_lists_each_customer_once_most_recent_first(tmp_path) -> None:
-    from support_core.models import Ticket
-    from support_core.store import TicketStore
-
-    store = TicketStore(tmp_path / "t.db")
-    for customer, minutes in (("ann", 1), ("bob", 2), ("ann", 3)):
-        t = Ticket(customer_id=customer, session_id=f"s{minutes}")
-        t.updated_at = t.updated_at.replace(year=2026, month=1, day=1, hour=0, minute=minutes)
-        store.save_ticket(t)
-    assert store.customer_ids() == ["ann", "bob"]

@@ -20,7 +20,6 @@ def test_ticket_table_filters_demo_before_the_limit_and_joins_ratings(
     real = Ticket(customer_id="real", session_id="s", status=TicketStatus.RESOLVED,
                   created_at=now - timedelta(hours=5))  # fmt: skip
     svc.store.save_ticket(real)
-    svc.outcomes.record_ticket(real)
     svc.outcomes.rate(real.ticket_id, 5)
     for i in range(3):  # newer demo tickets that would fill a small LIMIT first
         svc.store.save_ticket(Ticket(customer_id=f"demo-{i}", session_id="s", is_demo=True,

@@ -40,20 +40,11 @@ SCHEMA = [
         rid BIGSERIAL, ticket_id TEXT, trace_id TEXT, span_id TEXT, parent_id TEXT, name TEXT,
         start TEXT, "end" TEXT, duration_ms DOUBLE PRECISION, attributes TEXT, status TEXT,
         PRIMARY KEY (ticket_id, span_id))""",
-    """CREATE TABLE IF NOT EXISTS outcomes (
-        ticket_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, resolved INTEGER,
-        was_escalated INTEGER, escalation_reason TEXT, escalation_rule TEXT,
-        auto_reply_count INTEGER, human_reply_count INTEGER, created_at TEXT NOT NULL,
-        resolved_at TEXT, resolution_seconds DOUBLE PRECISION,
-        first_human_reply_seconds DOUBLE PRECISION, sentiment_level TEXT, is_demo INTEGER)""",
-    """CREATE TABLE IF NOT EXISTS csat (
-        ticket_id TEXT PRIMARY KEY, score INTEGER, comment TEXT, at TEXT)""",
     "CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (customer_id, created_at)",
     "CREATE INDEX IF NOT EXISTS tickets_created ON tickets (created_at)",
     "CREATE INDEX IF NOT EXISTS tickets_status ON tickets (status)",
     "CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs (status, queue)",
     "CREATE INDEX IF NOT EXISTS handoffs_ticket ON handoffs (ticket_id)",
-    "CREATE INDEX IF NOT EXISTS outcomes_created ON outcomes (created_at)",
 ]
 SCHEMA_LOCK = "deskpilot:schema"
 
@@ -86,6 +77,7 @@ class PostgresTicketStore(SqlTicketStore):
         with self.transaction(lock=SCHEMA_LOCK):
             for statement in SCHEMA:
                 self._exec(statement)
+        self.prepare_reporting()
 
     def close(self) -> None:
         with self.lock:

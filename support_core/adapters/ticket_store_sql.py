@@ -16,8 +16,9 @@ Why it looks like this (the concurrency story, see issue 10):
 * Handoff claim state lives in columns and is changed by single conditional ``UPDATE``s (the
   database picks exactly one winner); the JSON copy holds the package and is overlaid with
   the columns when read. Conversation appends are read-change-write under the handoff lock.
-* The outcome row of a ticket is a cache derived from the ticket as stored *at the moment it
-  is written* (under the ticket lock), so the last write always reflects the last save.
+* Reporting events (``support_core.reporting``) are inserted in the transaction of the change
+  they describe, with deterministic keys and ``ON CONFLICT DO NOTHING``: each is stored exactly
+  once however many writers race. Metrics are queries over them (:meth:`outcome_rows`).
 * Times are stored as UTC ISO-8601 text with microseconds: string order is time order.
 """
 
@@ -42,11 +43,33 @@ from support_core.models import (
     Transition,
     utcnow,
 )
+from support_core.reporting import (
+    EVENT_COLUMNS,
+    EventName,
+    claimed_event,
+    first_reply_event,
+    handoff_events,
+    rated_event,
+    ticket_events,
+)
 
 PRIORITY_RANK_SQL = (
     "CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
 )
 HANDOFF_COLUMNS = "json, status, claimed_by, claimed_at, first_reply_at, resolved_at"
+
+# Tables every backend shares, in plain SQL both SQLite and PostgreSQL accept.
+REPORTING_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS csat (ticket_id TEXT PRIMARY KEY, score INTEGER, comment TEXT, "
+    "at TEXT)",
+    """CREATE TABLE IF NOT EXISTS reporting_events (
+        event_key TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL,
+        seq INTEGER, value DOUBLE PRECISION, detail TEXT, actor TEXT)""",
+    "CREATE INDEX IF NOT EXISTS reporting_events_ticket ON reporting_events (ticket_id, name)",
+    "CREATE INDEX IF NOT EXISTS reporting_events_name_at ON reporting_events (name, at)",
+]
+BACKFILL_EVENTS = "reporting.0001_backfill_events"
+BACKFILL_PAGE = 500
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -162,6 +185,35 @@ def window(
     })
 
 
+def _latest(name: EventName, column: str, order: str = "at") -> str:
+    return (f"(SELECT e.{column} FROM reporting_events e WHERE e.ticket_id = t.ticket_id "
+            f"AND e.name = '{name.value}' ORDER BY e.{order} DESC, e.event_key DESC LIMIT 1)")
+
+
+def _count(name: EventName) -> str:
+    return (f"(SELECT count(*) FROM reporting_events e WHERE e.ticket_id = t.ticket_id "
+            f"AND e.name = '{name.value}')")
+
+
+E = EventName
+# A ticket's outcome, computed from its events when asked (never stored): resolved when its
+# latest resolve is later in the trail than its latest reopen; escalated when it ever reached
+# a human; the latest resolution time, first-reply time, rule and rating.
+OUTCOME_SQL = (
+    "SELECT t.ticket_id, t.customer_id, t.created_at, t.is_demo, t.sentiment_level, "
+    "t.escalation_reason, "
+    f"coalesce({_latest(E.ESCALATED, 'detail', 'seq')}, t.escalation_rule) AS escalation_rule, "
+    f"{_latest(E.RESOLVED, 'seq', 'seq')} AS resolved_seq, "
+    f"{_latest(E.REOPENED, 'seq', 'seq')} AS reopened_seq, "
+    f"{_latest(E.RESOLVED, 'at', 'seq')} AS resolved_at, "
+    f"{_latest(E.RESOLVED, 'value', 'seq')} AS resolution_seconds, "
+    f"{_latest(E.FIRST_HUMAN_REPLY, 'value')} AS first_human_reply_seconds, "
+    f"{_latest(E.RATED, 'value')} AS score, "
+    f"{_count(E.ESCALATED)} AS escalations, {_count(E.AUTO_REPLIED)} AS auto_reply_count, "
+    f"{_count(E.HUMAN_REPLIED)} AS human_reply_count FROM tickets t"
+)
+
+
 # ----------------------------------------------------------------------------- the store
 class SqlTicketStore:
     """Implements :class:`support_core.ports.TicketStore`; subclasses supply the connection,
@@ -245,6 +297,44 @@ class SqlTicketStore:
             if outer:
                 self._guard(lambda: self._end(commit=True))
 
+    def insert_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Append reporting events; one whose key is stored already is skipped (exactly once)."""
+        columns = ", ".join(EVENT_COLUMNS)
+        marks = "(" + ", ".join("?" for _ in EVENT_COLUMNS) + ")"
+        for start in range(0, len(events), 100):
+            chunk = events[start:start + 100]
+            sql = (f"INSERT INTO reporting_events ({columns}) VALUES "
+                   f"{', '.join(marks for _ in chunk)} ON CONFLICT DO NOTHING")
+            self._exec(sql, [e[c] for e in chunk for c in EVENT_COLUMNS])
+
+    def prepare_reporting(self) -> None:
+        """Create the rating and event tables, and once per database derive the events of
+        everything stored before the event log existed (tickets, claims, replies, ratings)."""
+        with self.transaction(lock="deskpilot:reporting"):
+            for statement in REPORTING_SCHEMA:
+                self._exec(statement)
+            if self._rows("SELECT name FROM _migrations WHERE name = ?", [BACKFILL_EVENTS]):
+                return
+            self._backfill_events()
+            self._exec("INSERT INTO _migrations (name, applied_at) VALUES (?, ?) "
+                       "ON CONFLICT DO NOTHING", [BACKFILL_EVENTS, iso(utcnow())])
+
+    def _backfill_events(self) -> None:
+        last = ""
+        while True:
+            rows = self._rows("SELECT ticket_id, json FROM tickets WHERE ticket_id > ? "
+                              "ORDER BY ticket_id LIMIT ?", [last, BACKFILL_PAGE])
+            if not rows:
+                break
+            for row in rows:
+                self.insert_events(ticket_events(Ticket.model_validate_json(row["json"])))
+            last = rows[-1]["ticket_id"]
+        for row in self._rows(f"SELECT {HANDOFF_COLUMNS} FROM handoffs"):
+            self.insert_events(handoff_events(handoff_from_row(row)))
+        for row in self._rows("SELECT ticket_id, score, at FROM csat WHERE score IS NOT NULL"):
+            self.insert_events([rated_event(row["ticket_id"], row["score"],
+                                            datetime.fromisoformat(row["at"]))])
+
     def upsert_row(self, name: str, row: dict[str, Any], pk: str = "ticket_id") -> None:
         """Insert ``row`` or overwrite the row with the same primary key."""
         with self.transaction():
@@ -266,6 +356,7 @@ class SqlTicketStore:
                     step = transition_row(ticket.ticket_id, i, t)
                     self._exec(insert_sql("transitions", step, "ON CONFLICT DO NOTHING"),
                                list(step.values()))
+                self.insert_events(ticket_events(ticket))
             except BaseException:
                 ticket.version -= 1
                 raise
@@ -456,11 +547,14 @@ class SqlTicketStore:
         Re-claiming your own claim returns it unchanged; a claim held by someone else raises
         :class:`AlreadyClaimed` naming them.
         """
-        changed = self._update_handoff(
-            "status = 'claimed', claimed_by = ?, claimed_at = ?",
-            "handoff_id = ? AND status = 'queued'", [agent, iso(at or utcnow()), handoff_id],
-        )
-        current = self.get_handoff(handoff_id)
+        with self.transaction():
+            changed = self._update_handoff(
+                "status = 'claimed', claimed_by = ?, claimed_at = ?",
+                "handoff_id = ? AND status = 'queued'", [agent, iso(at or utcnow()), handoff_id],
+            )
+            current = self.get_handoff(handoff_id)
+            if changed:
+                self.insert_events([e for e in [claimed_event(current)] if e])
         if changed or (current.status is HandoffStatus.CLAIMED and current.claimed_by == agent):
             return current
         self._refuse(handoff_id, agent, HandoffStatus.CLAIMED.value)
@@ -477,11 +571,15 @@ class SqlTicketStore:
 
     def mark_first_reply(self, handoff_id: str, at: datetime | None = None) -> HandoffPackage:
         """Record the first human reply; later calls keep the first time."""
-        self._update_handoff(
-            "first_reply_at = ?", "handoff_id = ? AND first_reply_at IS NULL",
-            [iso(at or utcnow()), handoff_id],
-        )
-        return self.get_handoff(handoff_id)
+        with self.transaction():
+            changed = self._update_handoff(
+                "first_reply_at = ?", "handoff_id = ? AND first_reply_at IS NULL",
+                [iso(at or utcnow()), handoff_id],
+            )
+            current = self.get_handoff(handoff_id)
+            if changed:
+                self.insert_events([e for e in [first_reply_event(current)] if e])
+        return current
 
     def resolve_handoff(
         self, handoff_id: str, agent: str, at: datetime | None = None
@@ -516,32 +614,31 @@ class SqlTicketStore:
         return [{k: v for k, v in r.items() if k != "rid"}
                 | {"attributes": json.loads(r["attributes"] or "{}")} for r in rows]
 
-    # ------------------------------------------------------------------------- outcomes
-    def prepare_outcomes(self) -> None:
-        """Make sure the outcome and rating tables exist (SQLite files made before them)."""
+    # ------------------------------------------------------------------------- reporting
+    def events(
+        self, ticket_id: str | None = None, name: EventName | str | None = None
+    ) -> list[dict[str, Any]]:
+        """The reporting events (of one ticket, of one kind), oldest first."""
+        cond, params = where({"ticket_id = ?": ticket_id,
+                              "name = ?": EventName(name).value if name else None})
+        sql = f"SELECT * FROM reporting_events WHERE {cond} ORDER BY at, seq, event_key"
+        return self._rows(sql, params)
 
-    def record_outcome_row(self, row: dict[str, Any]) -> None:
-        self.upsert_row("outcomes", row)
-
-    def record_derived_outcome(
-        self, ticket: Ticket, derive: Callable[[Ticket], dict[str, Any]]
-    ) -> dict[str, Any]:
-        """Write ``derive(stored ticket)`` under the ticket's lock: the stored ticket when it is
-        at least as new as ``ticket`` (so a slow writer never rolls the outcome back)."""
-        with self.transaction(lock=f"ticket:{ticket.ticket_id}"):
-            rows = self._rows("SELECT json FROM tickets WHERE ticket_id = ?", [ticket.ticket_id])
-            stored = Ticket.model_validate_json(rows[0]["json"]) if rows else None
-            source = stored if stored and stored.version >= ticket.version else ticket
-            row = derive(source)
-            self.upsert_row("outcomes", row)
-        return row
-
-    def outcome_row(self, ticket_id: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM outcomes WHERE ticket_id = ?", [ticket_id])
-        return rows[0] if rows else None
+    def event_counts(
+        self, since: datetime | None, until: datetime | None, include_demo: bool
+    ) -> dict[str, int]:
+        """How many events of each kind the tickets created in the window have."""
+        cond, params = window("t.", since, until, include_demo)
+        sql = ("SELECT e.name, count(*) AS n FROM reporting_events e JOIN tickets t "
+               f"ON t.ticket_id = e.ticket_id WHERE {cond} GROUP BY e.name")
+        return {r["name"]: int(r["n"]) for r in self._rows(sql, params)}
 
     def record_rating_row(self, row: dict[str, Any]) -> None:
-        self.upsert_row("csat", row)
+        """The ticket's rating (a re-rating replaces it) and a ``rated`` event, together."""
+        with self.transaction(lock=f"ticket:{row['ticket_id']}"):
+            self.upsert_row("csat", row)
+            self.insert_events([rated_event(row["ticket_id"], row["score"],
+                                            datetime.fromisoformat(row["at"]))])
 
     def rating_row(self, ticket_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM csat WHERE ticket_id = ?", [ticket_id])
@@ -569,20 +666,18 @@ class SqlTicketStore:
         return self._rows(sql, [iso(since), iso(until), int(include_demo), limit])
 
     def knows_ticket(self, ticket_id: str) -> bool:
-        sql = ("SELECT 1 AS x FROM outcomes WHERE ticket_id = ? "
-               "UNION ALL SELECT 1 AS x FROM tickets WHERE ticket_id = ?")
-        return bool(self._rows(sql, [ticket_id, ticket_id]))
+        return bool(self._rows("SELECT 1 AS x FROM tickets WHERE ticket_id = ?", [ticket_id]))
 
     def outcome_rows(
-        self, since: datetime | None, until: datetime | None, include_demo: bool
+        self, since: datetime | None, until: datetime | None, include_demo: bool,
+        ticket_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Outcomes of tickets created in the window, each with its CSAT ``score`` (or None)."""
-        cond, params = window("o.", since, until, include_demo)
-        sql = (
-            "SELECT o.*, c.score FROM outcomes o LEFT JOIN csat c ON c.ticket_id = o.ticket_id "
-            f"WHERE {cond} ORDER BY o.created_at"
-        )
-        return self._rows(sql, params)
+        """One row per ticket created in the window (or just ``ticket_id``), oldest first:
+        the ticket's columns plus what its reporting events say (see :data:`OUTCOME_SQL`)."""
+        cond, params = window("t.", since, until, include_demo)
+        if ticket_id is not None:
+            cond, params = f"{cond} AND t.ticket_id = ?", [*params, ticket_id]
+        return self._rows(f"{OUTCOME_SQL} WHERE {cond} ORDER BY t.created_at, t.ticket_id", params)
 
     def trails(
         self, since: datetime | None, until: datetime | None, include_demo: bool

@@ -102,26 +102,7 @@ def _initial_schema(db: Database) -> None:
     _index(db, "handoffs", ["ticket_id"])
 
 
-def _outcome_schema(db: Database) -> None:
-    table(db, "outcomes").create(
-        {
-            "ticket_id": str, "customer_id": str, "resolved": int, "was_escalated": int,
-            "escalation_reason": str, "escalation_rule": str, "auto_reply_count": int,
-            "human_reply_count": int, "created_at": str, "resolved_at": str,
-            "resolution_seconds": float, "first_human_reply_seconds": float,
-            "sentiment_level": str, "is_demo": int,
-        },
-        pk="ticket_id", not_null={"customer_id", "created_at"}, if_not_exists=True,
-    )
-    table(db, "csat").create(
-        {"ticket_id": str, "score": int, "comment": str, "at": str},
-        pk="ticket_id", if_not_exists=True,
-    )
-    _index(db, "outcomes", ["created_at"])
-
-
 MIGRATIONS: list[Migration] = [("store.0001_initial", _initial_schema)]
-OUTCOME_MIGRATIONS: list[Migration] = [("csat.0001_initial", _outcome_schema)]
 
 
 class SQLiteTicketStore(SqlTicketStore):
@@ -135,14 +116,11 @@ class SQLiteTicketStore(SqlTicketStore):
         self.db = open_database(self.path, timeout)
         with self.lock:
             self._guard(lambda: apply_migrations(self.db, MIGRATIONS))
+        self.prepare_reporting()
 
     def close(self) -> None:
         with self.lock:
             self.db.close()
-
-    def prepare_outcomes(self) -> None:
-        with self.lock:
-            self._guard(lambda: apply_migrations(self.db, OUTCOME_MIGRATIONS))
 
     # ------------------------------------------------------------------------- hooks
     def _execute(self, sql: str, params: Sequence[Any]) -> int:
