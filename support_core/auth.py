@@ -1,6 +1,10 @@
-"""Staff accounts, password sign-in and idle-expiring sessions, in ``<data dir>/desk.db``.
+"""Staff accounts, password sign-in and idle-expiring sessions, on the ticket store's database.
 
 Why it looks like this:
+
+* The tables live beside the tickets (SQLite file or ``SUPPORT_DATABASE_URL``), in plain SQL
+  both backends run, so app processes on different hosts share one set of users, failure
+  counts and sessions. An older ``desk.db`` is imported once (``desk_import``).
 
 * Passwords are kept only as argon2id hashes (``argon2-cffi``'s ``PasswordHasher``, a
   memory-hard function); an unknown name is verified against a dummy hash so both failures
@@ -21,17 +25,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import BaseModel
-from sqlite_utils import Database
 
 from support_core.access import Principal, StaffRole
+from support_core.adapters.ticket_store_sql import SqlTicketStore, iso
 from support_core.errors import InputError, NotFound, SignInRequired, SignInThrottled
 from support_core.models import utcnow
-from support_core.store import Migration, apply_migrations, iso, open_database, table
+from support_core.ports import TicketStore
 from support_core.validation import clean_agent_name
 
 MIN_PASSWORD_CHARS = 8
@@ -49,22 +53,26 @@ class UserInfo(BaseModel):
     created_at: datetime
 
 
-def _schema(db: Database) -> None:
-    table(db, "users").create(
-        {"name": str, "role": str, "password_hash": str, "active": int, "created_at": str,
-         "disabled_at": str},
-        pk="name", not_null={"role", "active", "created_at"}, if_not_exists=True,
-    )  # fmt: skip
-    table(db, "sign_in_failures").create(
-        {"name": str, "failures": int, "last_at": str}, pk="name", if_not_exists=True
-    )
-    table(db, "staff_sessions").create(
-        {"token": str, "name": str, "created_at": str, "last_seen": str},
-        pk="token", if_not_exists=True,
-    )
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT, active INTEGER NOT NULL,
+        created_at TEXT NOT NULL, disabled_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS sign_in_failures (
+        name TEXT PRIMARY KEY, failures INTEGER, last_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS staff_sessions (
+        token TEXT PRIMARY KEY, name TEXT, created_at TEXT, last_seen TEXT)""",
+]
 
 
-MIGRATIONS: list[Migration] = [("auth_0001_users_sessions", _schema)]
+def sql_store(store: TicketStore | str | Path) -> SqlTicketStore:
+    """The SQL ticket store to keep a module's tables on (a path opens the SQLite one)."""
+    if isinstance(store, str | Path):
+        from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
+
+        return SQLiteTicketStore(store)
+    if not isinstance(store, SqlTicketStore):
+        raise TypeError(f"{type(store).__name__} keeps no SQL tables")
+    return store
 
 
 def clean_password(password: object) -> str:
@@ -84,15 +92,20 @@ def parse_role(value: object) -> StaffRole:
 
 
 class UserStore:
+    """Users, failure counts and sessions on the ticket store's database (SQLite or
+    PostgreSQL); a path opens a SQLite ticket store on that file."""
+
     def __init__(
         self,
-        path: str | Path,
+        store: TicketStore | str | Path,
         idle_minutes: float = 30.0,
         max_failures: int = 5,
         backoff_seconds: float = 30.0,
     ) -> None:
-        self.db = open_database(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = sql_store(store)
+        with self.db.transaction(lock="auth:schema"):
+            for statement in SCHEMA:
+                self.db._exec(statement)
         self.idle = timedelta(minutes=idle_minutes)
         self.max_failures = max_failures
         self.backoff_seconds = backoff_seconds
@@ -101,7 +114,13 @@ class UserStore:
 
     # ------------------------------------------------------------------ users
     def _rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        return self.db._rows(sql, params)
+
+    def _write(self, *statements: tuple[str, list[Any]], lock: str | None = None) -> int:
+        """Run the statements in one transaction; returns the first one's changed rows."""
+        with self.db.transaction(lock=lock):
+            counts = [self.db._exec(sql, params) for sql, params in statements]
+        return counts[0]
 
     def has_users(self) -> bool:
         return bool(self._rows("SELECT 1 FROM users LIMIT 1"))
@@ -110,38 +129,35 @@ class UserStore:
         """A new user; ``password=None`` makes an account that cannot sign in."""
         name, role = clean_agent_name(name), parse_role(role)
         hashed = self._hasher.hash(clean_password(password)) if password is not None else None
-        with self.db.conn:
-            cur = self.db.conn.execute(
-                "INSERT OR IGNORE INTO users (name, role, password_hash, active, created_at) "
-                "VALUES (?, ?, ?, 1, ?)",
-                [name, role.value, hashed, iso(utcnow())],
-            )
-        if cur.rowcount == 0:
+        added = self._write((
+            "INSERT INTO users (name, role, password_hash, active, created_at) "
+            "VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+            [name, role.value, hashed, iso(utcnow())],
+        ))
+        if added == 0:
             raise InputError(f"There is already a user named {name}.")
         return self.get(name)
 
     def create_first_admin(self, name: str, password: str) -> UserInfo:
         """The first user of a fresh desk; refused once any user exists (one atomic insert)."""
         name, hashed = clean_agent_name(name), self._hasher.hash(clean_password(password))
-        with self.db.conn:
-            cur = self.db.conn.execute(
-                "INSERT INTO users (name, role, password_hash, active, created_at) "
-                "SELECT ?, 'admin', ?, 1, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
-                [name, hashed, iso(utcnow())],
-            )
-        if cur.rowcount == 0:
+        added = self._write((  # the lock: two first admins at once on PostgreSQL, one wins
+            "INSERT INTO users (name, role, password_hash, active, created_at) "
+            "SELECT ?, 'admin', ?, 1, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+            [name, hashed, iso(utcnow())],
+        ), lock="auth:first-admin")
+        if added == 0:
             raise InputError("This desk already has users; ask an admin to add you.")
         return self.get(name)
 
     def ensure_account(self, name: str, role: StaffRole) -> Principal:
         """An account that cannot sign in (e.g. the demo data's agent), created if missing."""
         name = clean_agent_name(name)
-        with self.db.conn:
-            self.db.conn.execute(
-                "INSERT OR IGNORE INTO users (name, role, password_hash, active, created_at) "
-                "VALUES (?, ?, NULL, 1, ?)",
-                [name, role.value, iso(utcnow())],
-            )
+        self._write((
+            "INSERT INTO users (name, role, password_hash, active, created_at) "
+            "VALUES (?, ?, NULL, 1, ?) ON CONFLICT DO NOTHING",
+            [name, role.value, iso(utcnow())],
+        ))
         return self.principal(name)
 
     def get(self, name: str) -> UserInfo:
@@ -156,12 +172,10 @@ class UserStore:
     def disable(self, name: str) -> UserInfo:
         name = clean_agent_name(name)
         self.get(name)
-        with self.db.conn:
-            self.db.conn.execute(
-                "UPDATE users SET active = 0, disabled_at = ? WHERE name = ?",
-                [iso(utcnow()), name],
-            )
-            self.db.conn.execute("DELETE FROM staff_sessions WHERE name = ?", [name])
+        self._write(
+            ("UPDATE users SET active = 0, disabled_at = ? WHERE name = ?", [iso(utcnow()), name]),
+            ("DELETE FROM staff_sessions WHERE name = ?", [name]),
+        )
         return self.get(name)
 
     def principal(self, name: str) -> Principal:
@@ -190,13 +204,11 @@ class UserStore:
         if not ok:
             self._record_failure(name, now)
             raise SignInRequired("Wrong name or password.")
-        with self.db.conn:
-            self.db.conn.execute("DELETE FROM sign_in_failures WHERE name = ?", [name])
-            if self._hasher.check_needs_rehash(stored or ""):
-                self.db.conn.execute(
-                    "UPDATE users SET password_hash = ? WHERE name = ?",
-                    [self._hasher.hash(password), name],
-                )
+        statements = [("DELETE FROM sign_in_failures WHERE name = ?", [name])]
+        if self._hasher.check_needs_rehash(cast(str, stored)):
+            statements.append(("UPDATE users SET password_hash = ? WHERE name = ?",
+                               [self._hasher.hash(password), name]))
+        self._write(*statements)
         return Principal(rows[0]["name"], StaffRole(rows[0]["role"]))
 
     def _check_throttle(self, name: str, now: datetime) -> None:
@@ -213,24 +225,21 @@ class UserStore:
             )
 
     def _record_failure(self, name: str, now: datetime) -> None:
-        with self.db.conn:
-            self.db.conn.execute(
-                "INSERT INTO sign_in_failures (name, failures, last_at) VALUES (?, 1, ?) "
-                "ON CONFLICT(name) DO UPDATE SET failures = failures + 1, "
-                "last_at = excluded.last_at",
-                [name, iso(now)],
-            )
+        self._write((
+            "INSERT INTO sign_in_failures (name, failures, last_at) VALUES (?, 1, ?) "
+            "ON CONFLICT(name) DO UPDATE SET failures = sign_in_failures.failures + 1, "
+            "last_at = excluded.last_at",
+            [name, iso(now)],
+        ))
 
     # ------------------------------------------------------------------ sessions
     def start_session(self, principal: Principal, now: datetime | None = None) -> str:
         token = secrets.token_urlsafe(32)
         at = iso(now or utcnow())
-        with self.db.conn:
-            self.db.conn.execute(
-                "INSERT INTO staff_sessions (token, name, created_at, last_seen) "
-                "VALUES (?, ?, ?, ?)",
-                [token, principal.name, at, at],
-            )
+        self._write((
+            "INSERT INTO staff_sessions (token, name, created_at, last_seen) VALUES (?, ?, ?, ?)",
+            [token, principal.name, at, at],
+        ))
         return token
 
     def resume(self, token: str, now: datetime | None = None) -> Principal:
@@ -244,15 +253,11 @@ class UserStore:
         if not rows or datetime.fromisoformat(rows[0]["last_seen"]) + self.idle < now:
             self.end_session(token)
             raise SignInRequired("Your session has expired; please sign in again.")
-        with self.db.conn:
-            self.db.conn.execute(
-                "UPDATE staff_sessions SET last_seen = ? WHERE token = ?", [iso(now), token]
-            )
+        self._write(("UPDATE staff_sessions SET last_seen = ? WHERE token = ?", [iso(now), token]))
         return Principal(rows[0]["name"], StaffRole(rows[0]["role"]))
 
     def end_session(self, token: str) -> None:
-        with self.db.conn:
-            self.db.conn.execute("DELETE FROM staff_sessions WHERE token = ?", [token])
+        self._write(("DELETE FROM staff_sessions WHERE token = ?", [token]))
 
 
 def _info(row: dict[str, Any]) -> UserInfo:

@@ -273,7 +273,6 @@ def _reassign(args: argparse.Namespace, settings: Settings) -> int:
 def _users(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.wiring import build_users
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     users = build_users(settings)
     if args.users_command == "add":
         if not args.password_stdin:
@@ -299,10 +298,9 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("macros")
 def _macros(args: argparse.Namespace, settings: Settings) -> int:
-    from support_core.desk_records import DeskRecords
+    from support_core.wiring import build_service
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    records = DeskRecords(settings.desk_sqlite_path)
+    records = build_service(settings).records
     if args.macros_command == "add":
         macro = records.save_macro(args.name, args.text, by="cli")
         print(f"Saved macro {macro.name}.")

@@ -156,7 +156,8 @@ class Settings(BaseSettings):
 
     @property
     def desk_sqlite_path(self) -> Path:
-        """Staff users, sessions, the desk's audit events and macros."""
+        """Where staff users, sessions, audit events and macros lived before they moved onto the
+        ticket store's database; an existing file is imported once (``desk_import``)."""
         return self.data_dir / "desk.db"
 
     @property

@@ -126,13 +126,21 @@ def build_store(settings: Settings) -> TicketStore:
     return SQLiteTicketStore(settings.sqlite_path, settings.database_timeout_seconds)
 
 
-def build_users(settings: Settings) -> UserStore:
-    return UserStore(
-        settings.desk_sqlite_path,
+def build_users(settings: Settings, store: TicketStore | None = None) -> UserStore:
+    """Staff users on the ticket store's database (so every process of a team shares them);
+    an older ``desk.db`` in the data dir is imported once, audit log and macros included."""
+    from support_core.desk_import import import_desk_db
+
+    store = store if store is not None else build_store(settings)
+    users = UserStore(
+        store,
         idle_minutes=settings.auth_idle_minutes,
         max_failures=settings.auth_max_failures,
         backoff_seconds=settings.auth_backoff_seconds,
     )
+    records = DeskRecords(users.db)  # its tables must exist before the import
+    import_desk_db(settings.desk_sqlite_path, records.db)
+    return users
 
 
 @dataclass
@@ -188,7 +196,7 @@ class Service:
 
     @cached_property
     def users(self) -> UserStore:
-        return build_users(self.settings)
+        return build_users(self.settings, self.store)
 
     @cached_property
     def staff_admin(self) -> StaffAdmin:
@@ -196,8 +204,7 @@ class Service:
 
     @cached_property
     def records(self) -> DeskRecords:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return DeskRecords(self.settings.desk_sqlite_path)
+        return DeskRecords(self.users.db)  # after the users: an old desk.db is imported first
 
     @cached_property
     def desk(self) -> AgentDesk:

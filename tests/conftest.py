@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from support_core.config import Settings  # noqa: E402
+from tests.store_backends import open_store  # noqa: E402, F401 (SQLite and PostgreSQL stores)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_KB = ROOT / "data" / "kb"

@@ -50,7 +50,7 @@ def test_each_role_includes_the_one_below_and_nothing_more(role, allowed) -> Non
 
 def test_passwords_are_stored_only_as_argon2_hashes(users: UserStore) -> None:
     users.add("ana", "agent", PASSWORD)
-    stored = next(users.db.query("SELECT password_hash FROM users"))["password_hash"]
+    stored = users.db._rows("SELECT password_hash FROM users")[0]["password_hash"]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert users.authenticate("ana", PASSWORD) == Principal("ana", StaffRole.AGENT)
     assert "password" not in users.list()[0].model_dump_json()

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from support_core import lifecycle
 from support_core.adapters.ticket_store_postgres import PostgresTicketStore
 from support_core.adapters.ticket_store_sql import BACKFILL_EVENTS
-from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
 from support_core.csat import OutcomeStore
 from support_core.errors import (
     AlreadyClaimed,
@@ -30,33 +27,10 @@ from support_core.models import HandoffStatus, Message, Priority, Queue, Role, T
 from support_core.ports import TicketStore
 from support_core.repair import sweep
 from support_core.testing.postgres import fresh_database
+from tests.store_backends import Opener
 from tests.test_store import T0, full_ticket, package, simple_ticket
 
 S = TicketStatus
-Opener = Callable[[], TicketStore]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens another store on the same database (another Streamlit process, say)."""
-    opened: list[TicketStore] = []
-
-    def make(factory: Callable[[], TicketStore]) -> Opener:
-        def opener() -> TicketStore:
-            opened.append(factory())
-            return opened[-1]
-        return opener
-
-    if request.param == "sqlite":
-        yield make(lambda: SQLiteTicketStore(tmp_path / "deskpilot.db"))
-    else:
-        with fresh_database() as url:
-            yield make(lambda: PostgresTicketStore(url))
-            for store in opened:
-                store.close()
-            return
-    for store in opened:
-        store.close()
 
 
 @pytest.fixture
