@@ -8,52 +8,23 @@ outgrew one machine would.
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from support_core.errors import BackendUnavailable
 from support_core.models import IngestStatus
 from support_core.wiring import build_knowledge_base
+from tests.browser_helpers import chroma_server, free_port
 from tests.conftest import SAMPLE_KB, make_settings
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("`chroma run` did not answer within 20 s")
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_ingest_search_and_replace_through_a_chroma_server(tmp_path, chroma_url) -> None:
@@ -78,7 +49,7 @@ def test_ingest_search_and_replace_through_a_chroma_server(tmp_path, chroma_url)
 
 
 def test_an_unreachable_chroma_server_is_a_clear_error(tmp_path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendUnavailable) as err:
         kb = build_knowledge_base(make_settings(tmp_path, chroma_url=url))
         kb.search("anything")

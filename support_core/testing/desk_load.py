@@ -285,6 +285,21 @@ def check_desk(svc: Any, reports: Sequence[LoadReport]) -> list[str]:
         for handoff_id, agent in r.claims.items():
             winners.setdefault(handoff_id, []).append(agent)
     problems += [f"{h}: {len(w)} claim winners" for h, w in winners.items() if len(w) != 1]
+    return problems + _event_problems(svc, tickets, winners)
+
+
+def _event_problems(svc: Any, tickets: Sequence[Any], winners: dict[str, list[str]]) -> list[str]:
+    """The reporting events agree with the stored tickets exactly: one message event per
+    stored message, one creation per ticket, one claim event per claim won."""
+    counts = svc.store.event_counts(None, None, include_demo=True)
+    roles = [m.role for t in tickets for m in t.messages]
+    expected = {"ticket_created": len(tickets), "customer_message": roles.count(Role.CUSTOMER),
+                "human_replied": roles.count(Role.AGENT),
+                "auto_replied": roles.count(Role.ASSISTANT)}
+    problems = [f"{name} events: {counts.get(name, 0)} for {n} stored"
+                for name, n in expected.items() if counts.get(name, 0) != n]
+    if counts.get("claimed", 0) < len(winners):
+        problems.append(f"claimed events: {counts.get('claimed', 0)} for {len(winners)} claims won")
     return problems
 
 
