@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from support_core.config import Settings
 from support_core.demo import autoload_sample_kb, is_loaded, load_demo, remove_demo
+from support_core.display import duration, hit_rows, pct, since, time_unit  # noqa: F401 (pages)
 from support_core.errors import (
     AlreadyClaimed,
     BackendUnavailable,
@@ -230,37 +231,6 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def duration(seconds: float | None) -> str:
-    """``75`` -> ``1 min``; ``5400`` -> ``1 h 30 min``; ``None`` -> ``–``."""
-    if seconds is None:
-        return "–"
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 1:
-        return f"{int(max(seconds, 0))} s"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
-
-
-def since(moment: datetime) -> str:
-    return duration((now_utc() - moment).total_seconds())
-
-
-def time_unit(seconds: Iterable[float]) -> tuple[float, str]:
-    """The divisor and name of the unit that makes the largest value read naturally."""
-    largest = max(seconds, default=0.0)
-    if largest >= 2 * 3600:
-        return 3600.0, "hours"
-    return (60.0, "minutes") if largest >= 120 else (1.0, "seconds")
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
 def priority_badge(priority: Priority) -> str:
     """Markdown for a coloured priority badge (icons render without emoji fonts)."""
     return f":{PRIORITY_COLOR[priority]}-badge[{priority.value}]"
@@ -308,29 +278,9 @@ def render_message(msg: Message, readout: str | None = None) -> None:
 
 def hits_table(hits: list[SearchHit]) -> None:
     """Retrieved chunks with every score the ranking used (None = not found that way)."""
-    rows = [
-        {
-            "#": i,
-            "article": h.title,
-            "section": " › ".join(h.heading_path),
-            "category": h.category,
-            "product": h.product,
-            "dense": h.dense_score,
-            "keyword (BM25)": h.bm25_score,
-            "fused": h.fused_score,
-            "dense rank": h.dense_rank,
-            "keyword rank": h.bm25_rank,
-            "text": h.text,
-        }
-        for i, h in enumerate(hits, 1)
-    ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_config={
-            "dense": st.column_config.NumberColumn(format="%.3f"),
-            "keyword (BM25)": st.column_config.NumberColumn(format="%.2f"),
-            "fused": st.column_config.NumberColumn(format="%.4f"),
-            "text": st.column_config.TextColumn(width="large"),
-        },
-    )
+    st.dataframe(hit_rows(hits), hide_index=True, column_config={
+        "dense": st.column_config.NumberColumn(format="%.3f"),
+        "keyword (BM25)": st.column_config.NumberColumn(format="%.2f"),
+        "fused": st.column_config.NumberColumn(format="%.4f"),
+        "text": st.column_config.TextColumn(width="large"),
+    })  # fmt: skip

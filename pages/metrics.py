@@ -7,7 +7,7 @@ the chosen window of ticket creation dates (UTC).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import plotly.express as px
@@ -16,9 +16,17 @@ import streamlit as st
 
 from pages._auth import require_staff
 from pages._learning_ui import learning_section
-from pages._ui import get_service, now_utc, pct, run_page, time_unit
+from pages._ui import get_service, now_utc, run_page
 from support_core.access import Action
 from support_core.csat import SupportMetrics
+from support_core.display import (
+    daily_rows,
+    day_window,
+    kpi_cards,
+    open_status_times,
+    sla_rows,
+    time_unit,
+)
 
 CHART = {"displayModeBar": False}
 SENTIMENT_COLORS = {
@@ -41,38 +49,13 @@ def window() -> tuple[datetime, datetime] | None:
     )
     if not isinstance(picked, tuple) or len(picked) != 2:
         return None
-
-    def midnight(d: date) -> datetime:
-        return datetime.combine(d, time.min, tzinfo=timezone.utc)
-
-    return midnight(picked[0]), midnight(picked[1]) + timedelta(days=1)
+    return day_window(picked[0], picked[1])
 
 
 def kpis(m: SupportMetrics) -> None:
-    gap = m.csat_gap
-    cards = [
-        ("Tickets", str(m.tickets), None),
-        ("Auto-resolved", pct(m.auto_resolution_rate), "Resolved without ever reaching a human."),
-        ("Escalated", pct(m.escalation_rate), "Share of tickets handed to a human."),
-        ("CSAT", f"{m.avg_csat:.2f}" if m.avg_csat else "–", f"{m.csat_count} rating(s), 1-5."),
-        ("CSAT gap", f"{gap:+.2f}" if gap is not None else "–",
-         "AI minus human CSAT; within ±0.5 the AI satisfies as well as a person."),
-        ("1st reply", short_duration(m.avg_first_human_reply_seconds),
-         "Average time from handoff to a specialist's first reply (escalated tickets only)."),
-    ]
+    cards = kpi_cards(m)
     for col, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
         col.metric(label, value, help=help_text, border=True)
-
-
-def short_duration(seconds: float | None) -> str:
-    """A KPI card is narrow: one unit, one decimal (``2.1 h``, ``14 min``)."""
-    if seconds is None:
-        return "–"
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def chart(fig: go.Figure, title: str) -> None:
@@ -85,16 +68,12 @@ def chart(fig: go.Figure, title: str) -> None:
 
 def over_time(daily: pd.DataFrame) -> None:
     left, right = st.columns(2)
-    per_day = daily.tickets.where(daily.tickets > 0)
     with left:
-        volume = daily.assign(AI=daily.tickets - daily.escalated)
-        fig = px.bar(volume, x="date", y=["AI", "escalated"], color_discrete_map=OUTCOME_COLORS)
+        fig = px.bar(daily, x="date", y=["AI", "escalated"], color_discrete_map=OUTCOME_COLORS)
         fig.update_layout(xaxis_title=None, yaxis_title="tickets")
         chart(fig, "Ticket volume")
     with right:
-        rates = daily.assign(**{"auto-resolution": daily.auto_resolved / per_day,
-                                "escalation": daily.escalated / per_day})
-        fig = px.line(rates, x="date", y=["auto-resolution", "escalation"], markers=True,
+        fig = px.line(daily, x="date", y=["auto-resolution", "escalation"], markers=True,
                       color_discrete_map=OUTCOME_COLORS)
         fig.update_layout(xaxis_title=None, yaxis_title="share of the day's tickets")
         fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
@@ -126,7 +105,7 @@ def quality(m: SupportMetrics) -> None:
 def timing(m: SupportMetrics, in_status: dict[str, float]) -> None:
     left, right = st.columns(2)
     with left:
-        open_statuses = {s: v for s, v in in_status.items() if s != "resolved"}
+        open_statuses = open_status_times(in_status)
         divisor, unit = time_unit(open_statuses.values())
         status = pd.DataFrame({"status": list(open_statuses),
                                unit: [v / divisor for v in open_statuses.values()]})
@@ -147,10 +126,7 @@ def timing(m: SupportMetrics, in_status: dict[str, float]) -> None:
 
 
 def sla_chart(attainment: dict[str, dict[str, float | int | None]]) -> None:
-    rows = [{"priority": p, "clock": clock.replace("_", " "), "met": row[f"{clock}_attainment"],
-             "decided": row[f"{clock}_decided"]}
-            for p, row in attainment.items() for clock in ("first_response", "resolution")
-            if row[f"{clock}_decided"]]  # fmt: skip
+    rows = sla_rows(attainment)
     if not rows:
         st.caption("No SLA clock has been decided in this window yet.")
         return
@@ -191,7 +167,7 @@ def main() -> None:
         )
         st.stop()
     kpis(m)
-    over_time(pd.DataFrame(view.daily))
+    over_time(pd.DataFrame(daily_rows(view.daily)))
     quality(m)
     timing(m, view.in_status)
     sla_chart(view.sla)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,3 +293,53 @@ def test_outcome_store_opens_on_a_path_too(tmp_path: Path) -> None:
     assert second.get_outcome("t1").ticket_id == "t1"
     first.tickets.close()
     second.tickets.close()
+
+
+def old_outcome_metrics(svc: Any) -> dict[str, object]:
+    """The metrics as the per-ticket outcome row computed them before the event log: from
+    each ticket's latest state and its latest handoff (kept here as the test's oracle)."""
+    tickets = svc.store.list_tickets(limit=10_000)
+    rows = []
+    for t in tickets:
+        esc = t.escalation if t.escalation and t.escalation.should_escalate else None
+        resolved = t.status is TicketStatus.RESOLVED
+        done_at = lifecycle.last_resolved_at(t) if resolved else None
+        handoff = svc.store.latest_handoff(t.ticket_id)
+        reply = (handoff.first_reply_at - handoff.created_at).total_seconds() if (
+            handoff and handoff.first_reply_at) else None
+        rating = svc.outcomes.rating(t.ticket_id)
+        rows.append({"resolved": resolved, "escalated": esc is not None,
+                     "rule": esc.rule if esc else None, "reply": reply,
+                     "resolution": (done_at - t.created_at).total_seconds() if done_at else None,
+                     "score": rating.score if rating else None,
+                     "sentiment": t.sentiment.level.value if t.sentiment else "unknown"})
+    def mean(values: list[float]) -> float | None:
+        return sum(values) / len(values) if values else None
+    return {
+        "tickets": len(rows), "resolved": sum(r["resolved"] for r in rows),
+        "escalated": sum(r["escalated"] for r in rows),
+        "avg_csat": mean([r["score"] for r in rows if r["score"] is not None]),
+        "avg_resolution_seconds": mean([r["resolution"] for r in rows if r["resolved"]]),
+        "avg_first_human_reply_seconds": mean(
+            [r["reply"] for r in rows if r["escalated"] and r["reply"] is not None]),
+        "rules": sorted(r["rule"] or "unspecified" for r in rows if r["escalated"]),
+        "sentiment": sorted(r["sentiment"] for r in rows),
+    }
+
+
+def test_event_metrics_equal_the_old_outcome_rows_on_the_demo_week(service: Any) -> None:
+    from support_core.demo import load_demo
+
+    load_demo(service)
+    m = service.outcomes.metrics()
+    old = old_outcome_metrics(service)
+    assert old["tickets"] >= 10 and old["escalated"] >= 3  # the week has both kinds
+    assert (m.tickets, m.resolved, m.escalated) == (old["tickets"], old["resolved"],
+                                                    old["escalated"])
+    assert m.avg_csat == pytest.approx(old["avg_csat"])
+    assert m.avg_resolution_seconds == pytest.approx(old["avg_resolution_seconds"])
+    assert m.avg_first_human_reply_seconds == pytest.approx(old["avg_first_human_reply_seconds"])
+    outcomes = service.outcomes.outcomes()
+    assert sorted(o.escalation_rule or "unspecified" for o in outcomes if o.was_escalated) == (
+        old["rules"])
+    assert sorted(o.sentiment_level or "unknown" for o in outcomes) == old["sentiment"]

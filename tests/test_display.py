@@ -1,0 +1,72 @@
+"""How the staff pages' rows read, without a browser."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from support_core import display
+from support_core.models import TicketStatus, Transition
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+S = TicketStatus
+
+
+def test_durations_read_naturally() -> None:
+    assert [display.duration(s) for s in (None, 5, 75, 5400, 3 * 86400 + 3600)] == [
+        "–", "5 s", "1 min", "1 h 30 min", "3 d 1 h"]
+    assert [display.short_duration(s) for s in (None, 30, 840, 7560, 3 * 86400)] == [
+        "–", "30 s", "14 min", "2.1 h", "3.0 d"]
+    assert display.time_unit([30, 7200]) == (3600.0, "hours")
+    assert display.time_unit([]) == (1.0, "seconds")
+
+
+def test_day_window_includes_the_last_day() -> None:
+    since, until = display.day_window(date(2025, 3, 1), date(2025, 3, 3))
+    assert (since, until) == (T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=3))
+
+
+def test_trail_rows_say_how_long_each_status_lasted() -> None:
+    def step(before: S | None, after: S, seconds: float) -> Transition:
+        return Transition(from_status=before, to_status=after, at=T0 + timedelta(seconds=seconds))
+
+    trail = [step(None, S.CREATED, 0), step(S.CREATED, S.PROCESSING, 90),
+             step(S.PROCESSING, S.ESCALATED, 3600)]
+    rows = display.trail_rows(trail, now=T0 + timedelta(hours=3))
+    assert [r["stayed"] for r in rows] == ["1 min", "58 min", "2 h so far"]
+    resolved = Transition(from_status=S.ESCALATED, to_status=S.RESOLVED, at=T0 + timedelta(hours=2))
+    assert display.trail_rows([*trail, resolved])[-1]["stayed"] == "final"
+
+
+def span(trace: str, span_id: str, start: float, ms: float, parent: str | None = None,
+         status: str = "ok") -> dict[str, object]:
+    return {"trace_id": trace, "span_id": span_id, "parent_id": parent, "name": span_id,
+            "start": (T0 + timedelta(seconds=start)).isoformat(), "duration_ms": ms,
+            "status": status, "attributes": {"k": 1}}
+
+
+def test_spans_are_grouped_by_run_and_drawn_as_a_waterfall() -> None:
+    spans = [span("b", "later", 60, 5.0), span("a", "root", 0, 100.0),
+             span("a", "child", 0.02, 30.0, parent="root", status="ERROR: boom")]
+    runs = display.span_runs(spans)
+    assert [label for label, _ in runs] == ["Message 1 · 2025-03-01 09:00:00",
+                                            "Message 2 · 2025-03-01 09:01:00"]
+    w = display.waterfall(runs[0][1])
+    assert w.labels == ["root (1)", "· child (2)"]
+    assert w.offsets == [0.0, 20.0] and w.end == 100.0 and w.errors == [False, True]
+    assert [r["status"] for r in w.rows] == ["ok", "error"]
+
+
+def test_metrics_rows_leave_out_what_does_not_count() -> None:
+    attainment = {"high": {"first_response_attainment": 0.5, "first_response_decided": 2,
+                           "resolution_attainment": None, "resolution_decided": 0}}
+    assert display.sla_rows(attainment) == [
+        {"priority": "high", "clock": "first response", "met": 0.5, "decided": 2}]
+    daily = [{"date": "2025-03-01", "tickets": 4, "escalated": 1, "auto_resolved": 2,
+              "avg_csat": None},
+             {"date": "2025-03-02", "tickets": 0, "escalated": 0, "auto_resolved": 0,
+              "avg_csat": None}]
+    shaped = display.daily_rows(daily)
+    assert (shaped[0]["AI"], shaped[0]["auto-resolution"], shaped[0]["escalation"]) == (
+        3, 0.5, 0.25)
+    assert shaped[1]["escalation"] is None  # no tickets: no share, not 0 %
+    assert display.open_status_times({"created": 1.0, "resolved": 9.0}) == {"created": 1.0}
