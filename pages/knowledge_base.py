@@ -7,7 +7,6 @@ the result table says per file whether it was added, updated, unchanged or why i
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -15,18 +14,13 @@ import streamlit as st
 from pages._auth import current_user, require_staff
 from pages._learning_ui import knowledge_gaps
 from pages._ui import done, get_service, hits_table, run_page, show_error
+from support_core import display
 from support_core.access import Action
 from support_core.errors import DeskpilotError
 from support_core.models import ArticleInfo, IngestResult, IngestStatus
 
 log = logging.getLogger("deskpilot.app")
 TYPES = ["md", "markdown", "txt", "html", "htm", "pdf"]
-STATUS_ICON = {
-    IngestStatus.ADDED: "added",
-    IngestStatus.UPDATED: "updated",
-    IngestStatus.UNCHANGED: "unchanged",
-    IngestStatus.FAILED: "failed",
-}
 
 
 def ingest_one(
@@ -87,24 +81,8 @@ def upload(categories: list[str], products: list[str]) -> None:
         st.rerun()
     results: list[IngestResult] = st.session_state.get("ingest_results", [])
     if results:
-        counts = {s: sum(r.status is s for r in results) for s in IngestStatus}
-        st.markdown(
-            "**Last upload:** " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        )
-        st.dataframe(
-            [
-                {
-                    "file": r.source,
-                    "result": STATUS_ICON[r.status],
-                    "article": r.title or "",
-                    "chunks": r.chunks,
-                    "reason": r.error or "",
-                    "held for approval": len(r.flags),
-                }
-                for r in results
-            ],
-            hide_index=True,
-        )
+        st.markdown(f"**Last upload:** {display.upload_summary(results)}")
+        st.dataframe(display.upload_rows(results), hide_index=True)
 
 
 def preview(files: list[Any], category: str | None, product: str | None) -> None:
@@ -141,23 +119,8 @@ def articles(infos: list[ArticleInfo]) -> None:
             "in the sidebar to load the sample knowledge base."
         )
         return
-    st.dataframe(
-        [
-            {
-                "title": a.title,
-                "category": a.category,
-                "product": a.product,
-                "chunks": a.chunks,
-                "last updated": a.last_updated,
-                "ingested": a.ingested_at[:16].replace("T", " "),
-                "link": a.source_url if a.source_url.startswith("http") else None,
-                "file": Path(a.source_path).name,
-            }
-            for a in infos
-        ],
-        hide_index=True,
-        column_config={"link": st.column_config.LinkColumn()},
-    )
+    st.dataframe(display.article_rows(infos), hide_index=True,
+                 column_config={"link": st.column_config.LinkColumn()})
     titles = {a.article_id: f"{a.title} ({a.chunks} chunks)" for a in infos}
     chosen = st.selectbox("Article", list(titles), format_func=titles.__getitem__, key="kb_article")
     with st.expander("Chunks of this article"):

@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from support_core.csat import SupportMetrics
 from support_core.desk_records import DeskEvent
-from support_core.models import SearchHit, TicketStatus, Transition, utcnow
+from support_core.models import (
+    ArticleInfo,
+    IngestResult,
+    IngestStatus,
+    SearchHit,
+    TicketStatus,
+    Transition,
+    utcnow,
+)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -192,3 +201,24 @@ def hit_rows(hits: list[SearchHit]) -> list[dict[str, Any]]:
              "keyword (BM25)": h.bm25_score, "fused": h.fused_score, "dense rank": h.dense_rank,
              "keyword rank": h.bm25_rank, "text": h.text}
             for i, h in enumerate(hits, 1)]  # fmt: skip
+
+
+def upload_summary(results: list[IngestResult]) -> str:
+    """``2 added, 1 failed``: the statuses that occurred, in the lifecycle's order."""
+    counts = {s: sum(r.status is s for r in results) for s in IngestStatus}
+    return ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+
+
+def upload_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
+    return [{"file": r.source, "result": r.status.value, "article": r.title or "",
+             "chunks": r.chunks, "reason": r.error or "", "held for approval": len(r.flags)}
+            for r in results]  # fmt: skip
+
+
+def article_rows(infos: list[ArticleInfo]) -> list[dict[str, Any]]:
+    """The indexed articles; a link only when the source is a web address."""
+    return [{"title": a.title, "category": a.category, "product": a.product, "chunks": a.chunks,
+             "last updated": a.last_updated, "ingested": a.ingested_at[:16].replace("T", " "),
+             "link": a.source_url if a.source_url.startswith("http") else None,
+             "file": Path(a.source_path).name}
+            for a in infos]  # fmt: skip

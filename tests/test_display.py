@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from support_core import display
-from support_core.models import TicketStatus, Transition
+from support_core.models import ArticleInfo, IngestResult, IngestStatus, TicketStatus, Transition
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 S = TicketStatus
@@ -70,3 +70,18 @@ def test_metrics_rows_leave_out_what_does_not_count() -> None:
         3, 0.5, 0.25)
     assert shaped[1]["escalation"] is None  # no tickets: no share, not 0 %
     assert display.open_status_times({"created": 1.0, "resolved": 9.0}) == {"created": 1.0}
+
+
+def test_upload_and_article_rows() -> None:
+    results = [IngestResult(source="a.md", status=IngestStatus.ADDED, title="A", chunks=3),
+               IngestResult(source="b.pdf", status=IngestStatus.FAILED, error="no text"),
+               IngestResult(source="c.md", status=IngestStatus.ADDED, flags=["c:0: override"])]
+    assert display.upload_summary(results) == "2 added, 1 failed"
+    assert display.upload_rows(results)[1] == {"file": "b.pdf", "result": "failed",
+                                               "article": "", "chunks": 0, "reason": "no text",
+                                               "held for approval": 0}
+    infos = [ArticleInfo(article_id="a", title="A", category="c", product="p",
+                         source_url="file:///x", source_path="/kb/a.md",
+                         ingested_at="2025-03-01T09:00:00+00:00")]
+    row = display.article_rows(infos)[0]
+    assert (row["link"], row["file"], row["ingested"]) == (None, "a.md", "2025-03-01 09:00")
