@@ -40,6 +40,12 @@ BEFORE_ROWS = [
     ("4 processes x 5 messages into one session",
      "12 of 20 messages lost, no error raised", "0 / 0, in order"),
 ]
+# The same command on the same machine before metrics moved to the event log (load 20.8).
+PREVIOUS = [
+    "Before the event log (the outcome row rewritten after every message, 2026-12-02 15:26 UTC, "
+    "load average 20.8): SQLite 540 operations in 97.7 s (5.5/s), PostgreSQL 540 in 71.0 s "
+    "(7.6/s), nothing lost.",
+]
 BEFORE = "\n".join([
     "Before the store became append-safe (main at 61fa75c, `tests/test_races.py` on SQLite,",
     "10 trials each, threads of one process unless noted):",
@@ -81,7 +87,9 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
         f"{args.processes} spawned processes x {args.threads} threads, {args.ops} random "
         "operations each, on 2 customers x 2 shared sessions, Redis memory; embeddings from the "
         "fake OpenAI-wire server (so this measures the desk, not the model). Afterwards every "
-        "reported message, reply and claim is checked against the store.",
+        "reported message, reply and claim is checked against the store, and the reporting "
+        "events (one per stored ticket, message and claim, written in each change's "
+        "transaction) must match those counts exactly.",
         "",
         "| backend | operations | seconds | operations/s | customer messages | claims won | "
         "agent replies | resolves | unexpected errors | lost / duplicated / out of order / "
@@ -97,7 +105,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
     for r in rows:
         for problem in r["problems"][:10]:
             lines.append(f"- {r['backend']}: {problem}")
-    lines += ["", BEFORE]
+    lines += ["", *PREVIOUS, "", BEFORE]
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Demo data: a scripted week of customers so every page has something to show.
 
-Everything it creates is flagged ``is_demo`` (tickets, handoffs, outcomes, ratings)
+Everything it creates is flagged ``is_demo`` (tickets, handoffs; ratings and events by ticket)
 and uses customer ids starting with ``demo-``, so ``remove_demo`` takes exactly it
 away again. Loading twice does nothing the second time.
 """

@@ -111,7 +111,7 @@ class LLMClient(Protocol):
 
 @runtime_checkable
 class TicketStore(Protocol):
-    """Tickets, their audit trail, the handoff queue, spans, outcomes and ratings.
+    """Tickets, their audit trail, the handoff queue, spans, reporting events and ratings.
 
     Adapters: ``adapters/ticket_store_sqlite.py`` (default) and ``ticket_store_postgres.py``
     (``SUPPORT_DATABASE_URL``); one contract suite (tests/test_ticket_store_contract.py) runs

@@ -18,12 +18,11 @@ store adapters.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-from support_core.models import HandoffPackage, Message, Role, Ticket, TicketStatus
+from support_core.models import HandoffPackage, Role, Ticket, TicketStatus
 
 
 class EventName(StrEnum):
@@ -72,12 +71,6 @@ def event(
     }
 
 
-def _message_ref(message: Message) -> str:
-    """Same identity as ``ticket_merge`` uses for a message: role, time and text."""
-    raw = f"{message.role.value}|{_utc(message.timestamp)}|{message.content}"
-    return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-
-
 def ticket_events(ticket: Ticket) -> list[dict[str, Any]]:
     """Every event the ticket's stored state implies (its creation, the transitions that
     matter for reporting, each message). Keys are stable across saves."""
@@ -94,9 +87,12 @@ def ticket_events(ticket: Ticket) -> list[dict[str, Any]]:
         rows.append(event(tid, name, str(seq), step.at, seq=seq, value=value,
                           detail=rule if name is EventName.ESCALATED else None,
                           actor=step.actor))
-    for message in ticket.messages:
-        rows.append(event(tid, MESSAGE_EVENTS[message.role], _message_ref(message),
-                          message.timestamp, actor=message.metadata.get("agent")))
+    # A message's place in the list is its identity: messages are only ever appended (under
+    # the ticket lock), while one may be edited in place after its first save (the pipeline
+    # re-stamps the customer's message with what it was about), so neither text nor time is.
+    for seq, message in enumerate(ticket.messages):
+        rows.append(event(tid, MESSAGE_EVENTS[message.role], f"m{seq}", message.timestamp,
+                          actor=message.metadata.get("agent")))
     return rows
 
 

@@ -52,9 +52,8 @@ def test_two_processes_share_one_desk_and_one_claim_wins(tmp_path: Path) -> None
         out, err = listed.communicate(timeout=180)
         assert listed.returncode == 0, err
         handoff = next(h for h in json.loads(out) if h["ticket_id"] == ticket_id)
-        for i in range(2):  # staff accounts live in each instance's data dir
-            desk_load.add_agents({**kb_settings, "data_dir": str(tmp_path / f"back{i}")},
-                                 [f"Agent {i}"])
+        # staff accounts live in the shared database: added once, known to every process
+        desk_load.add_agents({**kb_settings, "database_url": url}, ["Agent 0", "Agent 1"])
         claims = [cli(env, "claim", handoff["handoff_id"], "--agent", f"Agent {i}")
                   for i, env in enumerate(backs)]
         results = [(p.wait(timeout=180), *p.communicate()) for p in claims]

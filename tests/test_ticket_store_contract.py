@@ -23,7 +23,15 @@ from support_core.errors import (
     InvalidTransition,
     NotFound,
 )
-from support_core.models import HandoffStatus, Message, Priority, Queue, Role, TicketStatus
+from support_core.models import (
+    HandoffStatus,
+    Message,
+    Priority,
+    Queue,
+    Role,
+    Ticket,
+    TicketStatus,
+)
 from support_core.ports import TicketStore
 from support_core.repair import sweep
 from support_core.testing.postgres import fresh_database
@@ -289,6 +297,20 @@ def test_each_change_appends_its_events_exactly_once(store: TicketStore) -> None
         "repeat_contact")
     assert OutcomeStore(store).get_outcome(ticket.ticket_id).score == 5  # the latest rating
     assert [e["name"] for e in store.events(name="rated")] == ["rated", "rated"]
+
+
+def test_a_message_edited_after_its_first_save_stays_one_event(store: TicketStore) -> None:
+    ticket = simple_ticket()
+    ticket.messages.append(Message(role=Role.CUSTOMER, content="hi", timestamp=T0))
+    store.save_ticket(ticket)
+
+    def restamp(t: Ticket) -> Ticket:  # as the pipeline does once it knows the topic
+        t.messages[-1] = Message(role=Role.CUSTOMER, content="hi",
+                                 metadata={"category": "billing"})
+        return t
+
+    store.update_ticket(ticket.ticket_id, restamp)
+    assert event_names(store, ticket.ticket_id) == Counter(ticket_created=1, customer_message=1)
 
 
 def test_a_refused_change_leaves_no_event(store: TicketStore) -> None:
