@@ -101,7 +101,7 @@ def context(h: HandoffPackage) -> None:
             if h.draft.guard_failures:  # the output guard held this model reply back
                 st.warning("Not sent: " + "; ".join(h.draft.guard_failures))
             if h.draft.sources:
-                st.markdown(sources_markdown([s.model_dump() for s in h.draft.sources]))
+                st.markdown(sources_markdown(h.draft.sources))
         hits_table(h.retrieved)
 
 

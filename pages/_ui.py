@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
@@ -32,8 +32,7 @@ from support_core.errors import (
     InputError,
     NotFound,
 )
-from support_core.models import Message, Priority, Role, SearchHit
-from support_core.responder import SOURCES_HEADING
+from support_core.models import Message, Priority, Role, SearchHit, Source
 from support_core.safe_text import inert_markdown
 from support_core.wiring import Service, build_service
 
@@ -236,23 +235,20 @@ def priority_badge(priority: Priority) -> str:
     return f":{PRIORITY_COLOR[priority]}-badge[{priority.value}]"
 
 
-def sources_markdown(sources: list[dict[str, Any]]) -> str:
-    """One bullet per source: a link when the article has a URL, its title otherwise."""
+def sources_markdown(sources: Sequence[Source]) -> str:
+    """One numbered line per source (a reply's [n] is its n-th): a link when it has a URL."""
     lines = []
-    for src in sources:
-        label = src.get("title") or src.get("article_id", "article")
-        if src.get("heading") and src["heading"] != label:
-            label = f"{label} › {src['heading']}"
-        url = str(src.get("url") or "")
-        lines.append(f"- [{label}]({url})" if url.startswith("http") else f"- {label}")
+    for i, src in enumerate(sources, start=1):
+        label = src.title or src.article_id
+        if src.heading and src.heading != label:
+            label = f"{label} › {src.heading}"
+        link = src.url.startswith("http")
+        lines.append(f"{i}. [{label}]({src.url})" if link else f"{i}. {label}")
     return "\n".join(lines)
 
 
-def chat_markdown(text: str, *, has_sources: bool) -> str:
-    """Keep the reply's line breaks (Markdown would fold them) and, when the sources are
-    shown in their own expander below, drop the plain-text "Sources:" list from the body."""
-    if has_sources and f"\n{SOURCES_HEADING}" in text:
-        text = text.split(f"\n{SOURCES_HEADING}", 1)[0].rstrip()
+def chat_markdown(text: str) -> str:
+    """Keep the reply's line breaks (Markdown would fold them)."""
     return re.sub(r"(?<!\n)\n(?!\n)", "  \n", text)
 
 
@@ -268,7 +264,7 @@ def render_message(msg: Message, readout: str | None = None) -> None:
         if msg.role is Role.CUSTOMER:  # customer text is shown as text: no links, no images
             st.markdown(inert_markdown(msg.content))
         else:
-            st.markdown(chat_markdown(msg.content, has_sources=bool(sources)))
+            st.markdown(chat_markdown(msg.body()))
         if sources:
             with st.expander(f"Sources ({len(sources)})"):
                 st.markdown(sources_markdown(sources))

@@ -161,7 +161,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(result.to_public_json())
         return 0
     data = result.to_public_json()
-    print(result.message)
+    print(result.text_with_sources())
     print(
         f"\n[{data['action']}] ticket={data['ticket_id']} confidence={data['confidence']:.2f} "
         f"sentiment={data['sentiment']['level']} "
@@ -229,7 +229,8 @@ def _claim(args: argparse.Namespace, settings: Settings) -> int:
     pkg = _service(settings).desk.claim(args.handoff_id, args.agent)
     print(f"{args.agent} claimed {pkg.handoff_id} (ticket {pkg.ticket_id}).")
     if pkg.draft:
-        print(f"\nAI draft (confidence {pkg.draft.confidence:.2f}):\n{pkg.draft.text}")
+        draft = pkg.draft
+        print(f"\nAI draft (confidence {draft.confidence:.2f}):\n{draft.text_with_sources()}")
     print(f"\nSuggested action: {pkg.suggested_action}")
     return 0
 

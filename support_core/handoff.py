@@ -167,11 +167,8 @@ def draft_for_agent(draft: Draft | None, hits: Sequence[SearchHit]) -> tuple[Dra
     sources = [Source(article_id=h.article_id, title=h.title, url=h.source_url,
                       heading=" > ".join(h.heading_path)) for h in chosen]
     body = "\n\n".join(f"{_excerpt(h.text)} [{i}]" for i, h in enumerate(chosen, 1))
-    refs = "\n".join(f"[{i}] {s.title}" + (f" — {s.url}" if s.url else "")
-                      for i, s in enumerate(sources, 1))
-    text = f"Hi there,\n\n{body}\n\nSources:\n{refs}"
     return Draft(
-        text=text, confidence=draft.confidence if draft else 0.0, answered=False,
+        text=f"Hi there,\n\n{body}", confidence=draft.confidence if draft else 0.0, answered=False,
         sources=sources, evidence=draft.evidence if draft else ConfidenceEvidence(),
         generator=PASSAGE_GENERATOR,
     ), DRAFT_NOTE_PASSAGES

@@ -217,7 +217,8 @@ def test_agent_draft_quotes_the_best_relevant_passages_with_sources() -> None:
     assert draft is not None and draft.generator == "retrieved-passages"
     assert [s.article_id for s in draft.sources] == ["refunds", "invoices"]  # themes: irrelevant
     assert "Refunds go back to the original card. They take 5 days. [1]" in draft.text
-    assert "[2] Invoices — https://help.example/invoices" in draft.text
+    assert "Invoices" not in draft.text and draft.text.endswith("History. [2]")
+    assert "[2] Invoices — https://help.example/invoices" in draft.text_with_sources()
     assert "I checked our knowledge base" not in draft.text
     assert "flag a knowledge-base gap" not in package.suggested_action
     assert '"Refunds"' in package.suggested_action

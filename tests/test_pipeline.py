@@ -12,7 +12,15 @@ from datetime import timedelta
 import pytest
 
 from support_core.errors import InputError
-from support_core.models import HandoffStatus, Queue, Role, TicketStatus, shifted_clock
+from support_core.models import (
+    SOURCES_HEADING,
+    HandoffStatus,
+    Queue,
+    Role,
+    TicketStatus,
+    shifted_clock,
+    with_sources,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +82,38 @@ def test_returning_customer_history_changes_reply_and_routing(service) -> None:
     assert third.action == "escalated"
     assert third.ticket.escalation.rule in ("repeat_contact", "frustrated_low_confidence")
     assert third.ticket.sentiment.frustration_score > first.ticket.sentiment.frustration_score
+
+
+def test_the_stored_reply_is_the_body_and_its_sources_are_in_the_metadata(service) -> None:
+    result = service.pipeline.process_message("cust-src", "s1", SIMPLE)
+    draft = result.ticket.draft
+    stored = service.store.get_ticket(result.ticket.ticket_id).messages[-1]
+    remembered = service.memory.get_session("cust-src", "s1")[-1]
+    for message in (stored, remembered):
+        assert message.role == Role.ASSISTANT
+        assert message.content == draft.text and "[1]" in message.content
+        assert SOURCES_HEADING not in message.content
+        assert message.metadata.sources == draft.sources  # structured, not text
+    assert all(s.title not in result.message for s in draft.sources)
+    assert result.text_with_sources() == with_sources(result.message, draft.sources)
+    assert f"[1] {draft.sources[0].title}" in result.text_with_sources()
+
+
+def test_an_agent_reply_keeping_a_draft_marker_stores_that_source(service) -> None:
+    result = service.pipeline.process_message(
+        "cust-cite", "s1", "How do I rotate my API key? I want to talk to a human.")
+    assert result.action == "escalated"
+    pkg = service.store.get_handoff(result.handoff_id)
+    assert pkg.draft is not None and pkg.draft.sources and "[1]" in pkg.draft.text
+    service.users.add("alex", "agent", "correct horse battery")
+    service.desk.claim(result.handoff_id, "alex")
+    text = "Rotate it under Settings [1]. Anything else?"
+    service.desk.reply(result.handoff_id, "alex", text)
+    sent = service.desk.conversation("cust-cite", "s1")[-1]
+    assert sent.role == Role.AGENT and sent.content == text
+    assert sent.metadata.sources == [pkg.draft.sources[0]]
+    remembered = service.memory.get_session("cust-cite", "s1")[-1]
+    assert remembered.metadata.sources == sent.metadata.sources
 
 
 def test_seed_exercise_goes_to_the_manager_as_critical(service) -> None:
