@@ -20,7 +20,8 @@ def _repair_once() -> str:
     from support_core.repair import sweep
 
     svc = get_service()
-    return sweep(svc.store, svc.settings.stuck_ticket_seconds).summary()
+    return sweep(svc.store, svc.settings.stuck_ticket_seconds,
+                 frustration_threshold=svc.settings.frustration_threshold).summary()
 
 
 page = frame()

@@ -390,7 +390,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _repair(args: argparse.Namespace, settings: Settings) -> int:
     from support_core.repair import sweep
 
-    report = sweep(_service(settings).store, args.stuck_seconds or settings.stuck_ticket_seconds)
+    report = sweep(_service(settings).store, args.stuck_seconds or settings.stuck_ticket_seconds,
+                   frustration_threshold=settings.frustration_threshold)
     if args.json:
         _print_json(report.model_dump(mode="json"))
     else:

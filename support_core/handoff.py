@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 
 from support_core.confidence import DENSE_FLOOR, best_hits
-from support_core.config import Settings
 from support_core.errors import InputError
 from support_core.models import (
     ConfidenceEvidence,
@@ -31,7 +30,6 @@ from support_core.models import (
     Ticket,
 )
 
-HIGH_FRUSTRATION = float(Settings.model_fields["frustration_threshold"].default)  # the default
 MAX_HINTS = 2  # more than two suggestions stop being a starting point
 LLM_STAGE = "response.llm"  # the pipeline's stage name for "LLM failed, composer answered"
 _QUOTE_CHARS = 140
@@ -69,9 +67,10 @@ def suggest_action(
     *,
     stage_errors: Sequence[StageError] = (),
     question: str = "",
-    frustration_threshold: float = HIGH_FRUSTRATION,
+    frustration_threshold: float,
 ) -> str:
-    """The agent's first move, most important first, at most ``MAX_HINTS`` sentences."""
+    """The agent's first move, most important first, at most ``MAX_HINTS`` sentences.
+    ``frustration_threshold`` is the configured ``Settings.frustration_threshold``."""
     signals: set[str] = set(sentiment.signals) if sentiment else set()
     failures = [e for e in stage_errors if e.stage != LLM_STAGE]
     hints = [
@@ -188,10 +187,10 @@ def _shorten(text: str) -> str:
 
 def build_handoff_package(
     ticket: Ticket, summary: CustomerSummary, conversation: list[Message],
-    *, frustration_threshold: float = HIGH_FRUSTRATION,
+    *, frustration_threshold: float,
 ) -> HandoffPackage:
     """Everything a human needs, copied so later changes to the ticket cannot alter it.
-    ``frustration_threshold`` is ``Settings.frustration_threshold`` (the pipeline passes it)."""
+    ``frustration_threshold`` is the configured ``Settings.frustration_threshold``."""
     decision = ticket.escalation
     if decision is None:
         raise InputError(

@@ -25,7 +25,13 @@ from functools import partial
 from typing import Protocol
 
 from support_core.citations import renumber, source_number
-from support_core.confidence import answerable, best_hits, content_terms, score_evidence
+from support_core.confidence import (
+    ANSWERABLE_THRESHOLD,
+    answerable,
+    best_hits,
+    content_terms,
+    score_evidence,
+)
 from support_core.errors import LLMError
 from support_core.models import (
     ConfidenceEvidence,
@@ -91,9 +97,15 @@ class Responder(Protocol):
 
 # ----------------------------------------------------------------------------- composer
 class GroundedComposer:
-    """Builds replies from retrieved text and fixed template sentences only."""
+    """Builds replies from retrieved text and fixed template sentences only.
+
+    ``answerable_threshold`` is the configured ``Settings.confidence_floor``: below it the
+    router escalates anyway, so the reply says "not covered" instead of answering."""
 
     name = "grounded-composer"
+
+    def __init__(self, answerable_threshold: float = ANSWERABLE_THRESHOLD) -> None:
+        self.answerable_threshold = answerable_threshold
 
     def compose(
         self,
@@ -113,7 +125,7 @@ class GroundedComposer:
         """
         confidence, evidence = score_evidence(question, hits)
         opening_text = opening(sentiment, contact_count, customer_name, conversation)
-        if not hits or not answerable(evidence):
+        if not hits or not answerable(evidence, self.answerable_threshold):
             return self.not_covered(opening_text, confidence, evidence)
         body, sources = _quote(question, hits)
         if not body:
@@ -284,7 +296,7 @@ class LLMResponder:
                            summary=summary, contact_count=contact_count,
                            customer_name=customer_name, conversation=conversation)
         confidence, evidence = score_evidence(question, hits)
-        if not hits or not answerable(evidence):
+        if not hits or not answerable(evidence, self.composer.answerable_threshold):
             return fallback()
         passages = best_hits(hits, len(hits))
         messages = build_messages(question, passages, sentiment=sentiment, summary=summary,

@@ -180,7 +180,7 @@ class Service:
     def pipeline(self) -> SupportPipeline:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
-        composer = GroundedComposer()
+        composer = GroundedComposer(answerable_threshold=settings.confidence_floor)
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(

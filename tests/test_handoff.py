@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from support_core import handoff
+from support_core.config import Settings
 from support_core.errors import InputError
 from support_core.handoff import (
     BILLING,
     LEGAL,
     MAX_HINTS,
     NO_DRAFT,
-    build_handoff_package,
     latest_question,
-    suggest_action,
 )
 from support_core.models import (
     ConfidenceEvidence,
     CustomerSummary,
     Draft,
     EscalationDecision,
+    HandoffPackage,
     Message,
     Priority,
     Queue,
@@ -32,6 +35,18 @@ from support_core.models import (
 )
 
 QUESTION = "Why was I charged twice for the March invoice?"
+CONFIGURED = Settings(_env_file=None).frustration_threshold  # type: ignore[call-arg]
+
+
+def suggest_action(*args: Any, frustration_threshold: float = CONFIGURED, **kwargs: Any) -> str:
+    """The handoff's suggestion on a desk configured with the default settings."""
+    return handoff.suggest_action(*args, frustration_threshold=frustration_threshold, **kwargs)
+
+
+def build_handoff_package(ticket: Ticket, summary: CustomerSummary, conversation: list[Message],
+                          frustration_threshold: float = CONFIGURED) -> HandoffPackage:
+    return handoff.build_handoff_package(ticket, summary, conversation,
+                                         frustration_threshold=frustration_threshold)
 
 
 def decision(rule: str = "low_confidence", queue: Queue = Queue.TIER1,

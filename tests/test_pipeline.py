@@ -17,6 +17,7 @@ from support_core.models import (
     HandoffStatus,
     Queue,
     Role,
+    SentimentLevel,
     TicketStatus,
     shifted_clock,
     with_sources,
@@ -114,6 +115,26 @@ def test_an_agent_reply_keeping_a_draft_marker_stores_that_source(service) -> No
     assert sent.metadata.sources == [pkg.draft.sources[0]]
     remembered = service.memory.get_session("cust-cite", "s1")[-1]
     assert remembered.metadata.sources == sent.metadata.sources
+
+
+def test_the_configured_frustration_threshold_shapes_the_handoffs_suggested_action(
+    service_factory, monkeypatch
+) -> None:
+    """SUPPORT_FRUSTRATION_THRESHOLD reaches the handoff, not only the router."""
+    text = "The export keeps failing and it is annoying. I want to talk to a human."
+    calm_desk = service_factory()
+    first = calm_desk.pipeline.process_message("cust-th", "s1", text)
+    sentiment = first.ticket.sentiment
+    assert first.ticket.escalation.rule == "asked_for_human"
+    assert sentiment.level is not SentimentLevel.ANGRY
+    assert 0.05 < sentiment.frustration_score < calm_desk.settings.frustration_threshold
+    assert "empathy" not in calm_desk.store.get_handoff(first.handoff_id).suggested_action
+
+    monkeypatch.setenv("SUPPORT_FRUSTRATION_THRESHOLD", f"{sentiment.frustration_score - 0.05:.2f}")
+    strict_desk = service_factory()
+    again = strict_desk.pipeline.process_message("cust-th", "s1", text)
+    assert again.ticket.sentiment.frustration_score == sentiment.frustration_score
+    assert "empathy" in strict_desk.store.get_handoff(again.handoff_id).suggested_action
 
 
 def test_seed_exercise_goes_to_the_manager_as_critical(service) -> None:

@@ -196,6 +196,15 @@ def test_citations_match_the_sources_list() -> None:
     assert len({s.article_id for s in draft.sources}) == len(draft.sources)
 
 
+def test_composer_answers_only_above_the_configured_floor() -> None:
+    question = "Are monthly charges refundable, and how long does a refund take?"
+    confidence, _ = score_evidence(question, policy_hits())
+    assert GroundedComposer(answerable_threshold=confidence).compose(
+        question, policy_hits()).answered
+    strict = GroundedComposer(answerable_threshold=min(1.0, confidence + 0.01))
+    assert not strict.compose(question, policy_hits()).answered
+
+
 def test_sources_carry_title_link_and_heading() -> None:
     draft = GroundedComposer().compose("How do I request a refund?", steps_hits())
     source = draft.sources[0]
