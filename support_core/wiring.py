@@ -20,7 +20,7 @@ from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.learning.loop import LearningLoop
 from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
-from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
+from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore, VectorStore
 from support_core.redaction import install_log_redaction
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
@@ -32,10 +32,9 @@ from support_core.views import DeskViews
 FRUSTRATION_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # what support_core/models_data was trained on
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """Local or OpenAI-compatible, always behind the content-hash cache."""
-    from support_core.adapters.embedding_cache import CachedEmbedder
-
+def build_embedder(settings: Settings, *, cached: bool = True) -> Embedder:
+    """Local or OpenAI-compatible, behind the content-hash cache unless ``cached`` is False
+    (a throwaway evaluation index: nothing worth keeping, and vectors exactly as computed)."""
     inner: Embedder
     if settings.embedding_backend == "openai":
         from support_core.adapters.embeddings_openai import OpenAIEmbedder
@@ -45,15 +44,22 @@ def build_embedder(settings: Settings) -> Embedder:
         from support_core.adapters.embeddings_local import LocalEmbedder
 
         inner = LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
+    if not cached:
+        return inner
+    from support_core.adapters.embedding_cache import CachedEmbedder
+
     return CachedEmbedder(inner, settings.embedding_cache_path)
 
 
-def build_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The embedder from settings, and embedded Chroma (or a Chroma server when
-    ``SUPPORT_CHROMA_URL`` is set)."""
+def build_vector_store(settings: Settings) -> VectorStore:
+    """Embedded Chroma in the data dir, or a Chroma server when ``SUPPORT_CHROMA_URL`` is set."""
     from support_core.adapters.chroma_store import ChromaStore
 
-    return KnowledgeBase(settings, build_embedder(settings), ChromaStore.from_settings(settings))
+    return ChromaStore.from_settings(settings)
+
+
+def build_knowledge_base(settings: Settings) -> KnowledgeBase:
+    return KnowledgeBase(settings, build_embedder(settings), build_vector_store(settings))
 
 
 def build_memory(settings: Settings) -> MemoryStore:
