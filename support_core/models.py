@@ -138,7 +138,7 @@ _STORED_SOURCES_BLOCK = re.compile(r"\n+Sources:\n(?:\[\d+\] [^\n]*(?:\n|\Z))+\Z
 
 def with_sources(body: str, sources: Sequence[Source]) -> str:
     """The body and its numbered source list as one plain text, for edges that print it
-    (the CLI, exports); everywhere else body and sources travel apart."""
+    (the CLI); everywhere else body and sources travel apart."""
     if not sources:
         return body
     lines = [f"[{i}] {s.title}" + (f" — {s.url}" if s.url else "")

@@ -2,9 +2,10 @@
 
 Storage is split on purpose. The vector store (the ``VectorStore`` port; Chroma in the
 wiring) holds every chunk with its vector, text and metadata; a small SQLite registry holds
-one row per article (title, content hash, chunk count, when it was ingested). The content hash makes re-ingest cheap and
-exact: an unchanged article is skipped without embedding anything, a changed one loses
-*all* its old chunks before the new ones go in, so a shrunk article leaves nothing stale.
+one row per article (title, content hash, chunk count, when it was ingested). The content
+hash makes re-ingest cheap and exact: an unchanged article is skipped without embedding
+anything, a changed one loses *all* its old chunks before the new ones go in, so a shrunk
+article leaves nothing stale.
 
 Search is hybrid. Dense (cosine over chunk vectors) and BM25 each rank
 ``retrieval_candidates`` chunks under the same category/product filter; the candidates are
