@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._ui import get_service
+from pages._service import get_service
 from support_core.access import MINIMUM_ROLE, Action, Principal
 from support_core.errors import DeskpilotError, SignInRequired, SignInThrottled
 

@@ -12,7 +12,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import done, duration, get_service, pct, show_error
+from pages._service import done, get_service, show_error
+from support_core.display import duration, pct
 from support_core.errors import DeskpilotError
 from support_core.learning.gaps import article_markdown
 from support_core.learning.records import Gap, GapStatus

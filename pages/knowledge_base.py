@@ -13,7 +13,8 @@ import streamlit as st
 
 from pages._auth import current_user, require_staff
 from pages._learning_ui import knowledge_gaps
-from pages._ui import done, get_service, hits_table, run_page, show_error
+from pages._service import done, get_service, show_error
+from pages._ui import hits_table, run_page
 from support_core import display
 from support_core.access import Action
 from support_core.errors import DeskpilotError

@@ -16,7 +16,8 @@ import streamlit as st
 
 from pages._auth import require_staff
 from pages._learning_ui import learning_section
-from pages._ui import get_service, now_utc, run_page
+from pages._service import get_service
+from pages._ui import run_page
 from support_core.access import Action
 from support_core.csat import SupportMetrics
 from support_core.display import (
@@ -27,6 +28,7 @@ from support_core.display import (
     sla_rows,
     time_unit,
 )
+from support_core.models import utcnow
 
 CHART = {"displayModeBar": False}
 SENTIMENT_COLORS = {
@@ -39,7 +41,7 @@ OUTCOME_COLORS = {"AI": "#2563eb", "escalated": "#f59e0b", "auto-resolution": "#
 
 def window() -> tuple[datetime, datetime] | None:
     """The picked dates as a UTC ``[since, until)`` range (the end day included)."""
-    today = now_utc().date()
+    today = utcnow().date()
     picked = st.date_input(
         "Tickets created between (UTC)",
         (today - timedelta(days=13), today),

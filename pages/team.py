@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._auth import require_staff
-from pages._ui import done, get_service, run_page
+from pages._service import done, get_service
+from pages._ui import run_page
 from support_core.access import Action, Principal, StaffRole
 from support_core.macros import PLACEHOLDERS
 

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._auth import require_staff
-from pages._ui import get_service, run_page
+from pages._service import get_service
+from pages._ui import run_page
 from support_core import display
 from support_core.access import Action
 from support_core.models import Ticket

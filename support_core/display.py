@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from support_core.config import Settings
 from support_core.csat import SupportMetrics
 from support_core.desk_records import DeskEvent
 from support_core.models import (
@@ -68,6 +69,14 @@ def time_unit(seconds: Iterable[float]) -> tuple[float, str]:
 
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def backend_summary(settings: Settings, articles: int) -> str:
+    """The sidebar's lines: whether answers come from a model, where memory lives, KB size."""
+    llm = (f"on · `{settings.llm_model}`" if settings.llm_enabled
+           else "off · answers quoted from the KB")
+    memory = "Redis" if settings.redis_url else "SQLite"
+    return f"**LLM** {llm}  \n**Memory** {memory}  \n**Knowledge base** {articles} articles"
 
 
 # ----------------------------------------------------------------------------- metrics
