@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._learning_ui import cite_picker
 from pages._service import done, get_service
 from support_core.access import Principal
-from support_core.inbox_view import reply_start
+from support_core.inbox_view import cite_options, reply_start
 from support_core.models import HandoffPackage
 
 
@@ -54,3 +53,15 @@ def respond(h: HandoffPackage, user: Principal) -> None:
     if row.button("Resolve ticket", icon=":material/task_alt:"):
         svc.desk.resolve(h.handoff_id, user, note)
         done("Ticket resolved; the customer will be asked for a rating.")
+
+
+def cite_picker(h: HandoffPackage) -> list[str]:
+    """Articles the agent cites in the reply (the AI's sources are offered first)."""
+    titles = {a.article_id: a.title for a in get_service().kb.list_articles()}
+    options = cite_options(h, titles)
+    picked: list[str] = st.multiselect(
+        "Cite knowledge-base articles", options, format_func=lambda a: titles.get(a, a),
+        key=f"cite_{h.handoff_id}", placeholder="Articles you used to answer (optional)",
+        help="Citations teach search which article answers this kind of question.",
+    )
+    return picked

@@ -9,9 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._auth import require_staff
+from pages._gaps import knowledge_gaps
 from pages._kb_articles import articles, flagged
 from pages._kb_upload import upload
-from pages._learning_ui import knowledge_gaps
 from pages._service import get_service, show_error
 from pages._ui import hits_table, run_page
 from support_core.access import Action

@@ -114,3 +114,9 @@ def sentiment_points(h: HandoffPackage) -> dict[str, list[Any]]:
     trail = h.sentiment_trail
     return {"x": list(range(1, len(trail) + 1)), "y": [s.frustration_score for s in trail],
             "text": [s.level.value for s in trail]}
+
+
+def cite_options(h: HandoffPackage, titles: dict[str, str]) -> list[str]:
+    """Articles an agent may cite (``titles``: id -> title), the AI draft's sources first."""
+    first = [s.article_id for s in (h.draft.sources if h.draft else []) if s.article_id in titles]
+    return list(dict.fromkeys([*first, *titles]))

@@ -223,6 +223,13 @@ class DeskViews:
             tickets=self.ticket_table(since, until, include_demo),
         )
 
+    def learning(
+        self, viewer: Principal | None, since: datetime, until: datetime
+    ) -> dict[str, Any]:
+        """The learning loop's manager panels: first human reply, draft use, CSAT by cause."""
+        require(viewer, Action.VIEW_METRICS)
+        return self.svc.learning.metrics(self.svc.outcomes, since, until)
+
     def sla_attainment(
         self, since: datetime, until: datetime
     ) -> dict[str, dict[str, float | int | None]]:

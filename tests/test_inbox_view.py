@@ -15,6 +15,7 @@ from support_core.models import (
     Priority,
     Queue,
     Role,
+    Source,
 )
 from support_core.sla import ClockState, SlaStatus
 from support_core.views import InboxRow
@@ -97,3 +98,12 @@ def test_the_reply_box_starts_from_the_draft_until_an_agent_answered() -> None:
     assert inbox_view.reply_start(handoff()) == "Draft answer"
     assert inbox_view.reply_start(handoff(agent_replied=True)) == ""
     assert inbox_view.reply_start(handoff().model_copy(update={"draft": None})) == ""
+
+
+def test_citations_offer_the_drafts_sources_first_and_only_known_articles() -> None:
+    h = handoff()
+    assert h.draft is not None
+    h = h.model_copy(update={"draft": h.draft.model_copy(update={"sources": [
+        Source(article_id="b", title="B"), Source(article_id="gone", title="Gone")]})})
+    assert inbox_view.cite_options(h, {"a": "A", "b": "B"}) == ["b", "a"]
+    assert inbox_view.cite_options(h.model_copy(update={"draft": None}), {"a": "A"}) == ["a"]
