@@ -22,6 +22,7 @@ from support_core.models import (
     IngestResult,
     IngestStatus,
     SearchHit,
+    Ticket,
     TicketStatus,
     Transition,
     utcnow,
@@ -127,6 +128,21 @@ def sla_rows(attainment: dict[str, dict[str, float | int | None]]) -> list[dict[
 
 
 # ----------------------------------------------------------------------------- trace
+ERROR_COLOR, OK_COLOR = "#dc2626", "#2563eb"
+
+
+def ticket_label(t: Ticket) -> str:
+    """How a ticket reads in the trace page's picker."""
+    return (f"{t.created_at:%Y-%m-%d %H:%M} · {t.customer_id} · {t.status.value} · "
+            f"{t.subject[:60]}")
+
+
+def ticket_caption(t: Ticket) -> str:
+    return (f"Customer `{t.customer_id}` · session `{t.session_id}` · "
+            f"{t.priority.value} priority · now **{t.status.value}**"
+            + (" · demo data" if t.is_demo else ""))
+
+
 def trail_rows(trail: list[Transition], now: datetime | None = None) -> list[dict[str, str]]:
     """The lifecycle table: each step with how long the ticket stayed in it."""
     rows = []
@@ -173,6 +189,7 @@ class Waterfall:
     offsets: list[float]
     durations: list[float]
     errors: list[bool]
+    colors: list[str]  # red for a failed span
     hover: list[str]
     end: float
     rows: list[dict[str, Any]]
@@ -193,6 +210,7 @@ def waterfall(spans: list[dict[str, Any]]) -> Waterfall:
     return Waterfall(
         labels=[f"{'· ' * _depth(s, by_id)}{s['name']} ({i})" for i, s in enumerate(spans, 1)],
         offsets=offsets, durations=durations, errors=[is_error(s) for s in spans],
+        colors=[ERROR_COLOR if is_error(s) else OK_COLOR for s in spans],
         hover=["<br>".join(f"{k}: {v}" for k, v in s["attributes"].items()) or s["name"]
                for s in spans],
         end=max(o + d for o, d in zip(offsets, durations, strict=True)),
