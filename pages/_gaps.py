@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages._service import done, get_service, show_error
 from support_core.errors import DeskpilotError
-from support_core.learning.gaps import article_markdown
+from support_core.learning import gap_view
 from support_core.learning.records import Gap, GapStatus
 
 
@@ -26,29 +26,26 @@ def knowledge_gaps() -> None:
                 "could not answer.")
         return
     show_closed = st.toggle("Show published and dismissed gaps", key="gaps_closed")
-    for gap in gaps:
-        if gap.status is GapStatus.OPEN or show_closed:
-            _gap_card(gap)
+    for gap in gap_view.visible(gaps, show_closed):
+        _gap_card(gap)
 
 
 def _gap_card(gap: Gap) -> None:
-    label = f"{gap.suggested_title} · {gap.count} ticket(s) · {gap.status.value}"
-    with st.expander(label, expanded=gap.status is GapStatus.OPEN):
-        st.markdown("**Customers asked**\n\n" + "\n".join(f"- {q}" for q in gap.questions))
+    with st.expander(gap_view.label(gap), expanded=gap.status is GapStatus.OPEN):
+        st.markdown(gap_view.questions_markdown(gap))
         st.markdown("**Agents answered**")
         for answer in gap.agent_answers:
             st.markdown(f"> {answer}")
         if gap.status is not GapStatus.OPEN:
-            st.caption(f"{gap.status.value}" + (f" as article `{gap.article_id}`"
-                                                if gap.article_id else ""))
+            st.caption(gap_view.closed_caption(gap))
             return
         title = st.text_input("Article title", gap.suggested_title, key=f"gap_title_{gap.gap_id}")
         body = st.text_area("Answer (edit before publishing)",
-                            gap.agent_answers[-1] if gap.agent_answers else "",
+                            gap_view.draft_body(gap),
                             key=f"gap_body_{gap.gap_id}", height=140)
         with st.container(border=True):
             st.caption("Preview of the article")
-            st.markdown(article_markdown(gap, title, body).split("---", 2)[-1])
+            st.markdown(gap_view.preview(gap, title, body))
         row = st.container(horizontal=True)
         if row.button("Publish as article", key=f"gap_publish_{gap.gap_id}", type="primary",
                       icon=":material/publish:"):

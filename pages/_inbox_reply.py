@@ -10,6 +10,7 @@ import streamlit as st
 from pages._service import done, get_service
 from support_core.access import Principal
 from support_core.inbox_view import cite_options, reply_start
+from support_core.kb_view import article_titles
 from support_core.models import HandoffPackage
 
 
@@ -57,7 +58,7 @@ def respond(h: HandoffPackage, user: Principal) -> None:
 
 def cite_picker(h: HandoffPackage) -> list[str]:
     """Articles the agent cites in the reply (the AI's sources are offered first)."""
-    titles = {a.article_id: a.title for a in get_service().kb.list_articles()}
+    titles = article_titles(get_service().kb.list_articles())
     options = cite_options(h, titles)
     picked: list[str] = st.multiselect(
         "Cite knowledge-base articles", options, format_func=lambda a: titles.get(a, a),

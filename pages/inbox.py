@@ -16,7 +16,7 @@ from pages._inbox_detail import detail
 from pages._service import get_service
 from pages._ui import live, run_page
 from support_core.access import Action, Principal
-from support_core.inbox_view import queue_rows
+from support_core.inbox_view import open_ticket, queue_rows
 from support_core.models import Queue
 from support_core.views import InboxView
 
@@ -42,8 +42,7 @@ def queue_panel(user: Principal, view: InboxView, queue: Queue | None) -> None:
         st.info("Nothing here right now. Escalated customer conversations appear in this inbox.")
         return
     ids = [r.handoff_id for r in rows]
-    if st.session_state.get(OPEN) not in ids:
-        st.session_state[OPEN] = ids[0]
+    st.session_state[OPEN] = open_ticket(rows, st.session_state.get(OPEN))
     # a new key when the rows change: a selection made on the old order never carries over
     st.session_state[TABLE] = f"queue_{abs(hash(tuple(ids)))}"
     event = st.dataframe(

@@ -21,9 +21,8 @@ from support_core.models import Ticket
 
 def pick_ticket(tickets: list[Ticket]) -> str:
     labels = {t.ticket_id: display.ticket_label(t) for t in tickets}
-    wanted = st.query_params.get("ticket")
     ids = list(labels)
-    index = ids.index(wanted) if wanted in labels else 0
+    index = display.pick_index(ids, st.query_params.get("ticket"))
     return st.selectbox("Ticket", ids, index=index, format_func=labels.__getitem__)
 
 

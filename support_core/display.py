@@ -137,6 +137,11 @@ def ticket_label(t: Ticket) -> str:
             f"{t.subject[:60]}")
 
 
+def pick_index(ids: list[str], wanted: str | None) -> int:
+    """Where a picker starts: the linked ticket (``?ticket=``) when it is listed, else the top."""
+    return ids.index(wanted) if wanted in ids else 0
+
+
 def ticket_caption(t: Ticket) -> str:
     return (f"Customer `{t.customer_id}` · session `{t.session_id}` · "
             f"{t.priority.value} priority · now **{t.status.value}**"

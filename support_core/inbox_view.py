@@ -52,6 +52,12 @@ def queue_rows(
             for r in rows]  # fmt: skip
 
 
+def open_ticket(rows: list[InboxRow], current: str | None) -> str:
+    """The ticket beside the queue: the one already open while it is listed, else the first."""
+    ids = [r.handoff_id for r in rows]
+    return current if current in ids else ids[0]
+
+
 def status_line(row: InboxRow, now: datetime | None = None) -> str:
     """Priority (and whether an SLA breach raised it), SLA state, wait, owner, ticket."""
     h = row.handoff
@@ -117,6 +123,7 @@ def sentiment_points(h: HandoffPackage) -> dict[str, list[Any]]:
 
 
 def cite_options(h: HandoffPackage, titles: dict[str, str]) -> list[str]:
-    """Articles an agent may cite (``titles``: id -> title), the AI draft's sources first."""
+    """Articles an agent may cite (``titles``: id -> title, see ``kb_view.article_titles``),
+    the AI draft's sources first."""
     first = [s.article_id for s in (h.draft.sources if h.draft else []) if s.article_id in titles]
     return list(dict.fromkeys([*first, *titles]))

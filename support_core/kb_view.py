@@ -56,6 +56,10 @@ def kb_summary(infos: list[ArticleInfo], categories: list[str], products: list[s
             f"{len(categories)} categories · {len(products)} products")  # fmt: skip
 
 
+def article_titles(infos: list[ArticleInfo]) -> dict[str, str]:
+    return {a.article_id: a.title for a in infos}
+
+
 def article_labels(infos: list[ArticleInfo]) -> dict[str, str]:
     """Article id -> what the picker shows."""
     return {a.article_id: f"{a.title} ({a.chunks} chunks)" for a in infos}

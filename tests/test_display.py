@@ -105,6 +105,8 @@ def test_trace_labels_and_caption_say_whose_ticket_it_is() -> None:
     assert display.ticket_caption(t) == (
         "Customer `cust` · session `s9` · high priority · now **escalated** · demo data")
     assert not display.ticket_caption(t.model_copy(update={"is_demo": False})).endswith("data")
+    assert display.pick_index(["a", "b"], "b") == 1
+    assert display.pick_index(["a", "b"], "gone") == display.pick_index(["a"], None) == 0
 
 
 def test_backend_summary_names_the_model_memory_and_kb_size(tmp_path: Path) -> None:

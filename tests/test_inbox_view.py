@@ -107,3 +107,11 @@ def test_citations_offer_the_drafts_sources_first_and_only_known_articles() -> N
         Source(article_id="b", title="B"), Source(article_id="gone", title="Gone")]})})
     assert inbox_view.cite_options(h, {"a": "A", "b": "B"}) == ["b", "a"]
     assert inbox_view.cite_options(h.model_copy(update={"draft": None}), {"a": "A"}) == ["a"]
+
+
+def test_the_open_ticket_stays_open_while_listed_else_the_first_opens() -> None:
+    rows = [row(handoff().model_copy(update={"handoff_id": i}), ClockState.RUNNING, 60)
+            for i in ("a", "b")]
+    assert inbox_view.open_ticket(rows, "b") == "b"
+    assert inbox_view.open_ticket(rows, "gone") == "a"
+    assert inbox_view.open_ticket(rows, None) == "a"
