@@ -388,10 +388,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("repair")
 def _repair(args: argparse.Namespace, settings: Settings) -> int:
-    from support_core.repair import sweep
-
-    report = sweep(_service(settings).store, args.stuck_seconds or settings.stuck_ticket_seconds,
-                   frustration_threshold=settings.frustration_threshold)
+    report = _service(settings).repair(args.stuck_seconds)
     if args.json:
         _print_json(report.model_dump(mode="json"))
     else:

@@ -22,6 +22,7 @@ from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore, VectorStore
 from support_core.redaction import install_log_redaction
+from support_core.repair import RepairReport, sweep
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.sentiment_model import ModelSentimentAnalyzer
@@ -227,6 +228,11 @@ class Service:
     @cached_property
     def views(self) -> DeskViews:
         return DeskViews(self)
+
+    def repair(self, stuck_seconds: int | None = None) -> RepairReport:
+        """Escalate tickets a crash left unfinished (app start and ``deskpilot repair``)."""
+        return sweep(self.store, stuck_seconds or self.settings.stuck_ticket_seconds,
+                     frustration_threshold=self.settings.frustration_threshold)
 
     def _intake(self) -> RuleIntake | LLMIntake:
         """The intake for the KB's current categories and products; rebuilt (its keyword
