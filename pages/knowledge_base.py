@@ -82,6 +82,10 @@ def upload(categories: list[str], products: list[str]) -> None:
     results: list[IngestResult] = st.session_state.get("ingest_results", [])
     if results:
         st.markdown(f"**Last upload:** {display.upload_summary(results)}")
+        for r in results:
+            if r.status is IngestStatus.FAILED:
+                reason = (r.error or "").removeprefix(f"{r.source}: ")
+                st.warning(f"**{r.source}** was not ingested: {reason}", icon=":material/block:")
         st.dataframe(display.upload_rows(results), hide_index=True)
 
 
@@ -168,6 +172,8 @@ def playground(categories: list[str], products: list[str]) -> None:
         st.info("No matching chunks. Try fewer filters or other words.")
         return
     hits_table(hits)
+    with st.expander(f"Top hit in full: {hits[0].title}"):
+        st.text(hits[0].text)
 
 
 def main() -> None:
