@@ -48,6 +48,8 @@ def upload(categories: list[str], products: list[str]) -> None:
     results: list[IngestResult] = st.session_state.get("ingest_results", [])
     if results:
         st.markdown(f"**Last upload:** {display.upload_summary(results)}")
+        for line in display.upload_failures(results):
+            st.warning(line, icon=":material/block:")
         st.dataframe(display.upload_rows(results), hide_index=True)
 
 

@@ -41,6 +41,8 @@ def playground(categories: list[str], products: list[str]) -> None:
         st.info("No matching chunks. Try fewer filters or other words.")
         return
     hits_table(hits)
+    with st.expander(f"Top hit in full: {hits[0].title}"):
+        st.text(hits[0].text)
 
 
 def main() -> None:

@@ -241,6 +241,12 @@ def upload_summary(results: list[IngestResult]) -> str:
     return ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
 
 
+def upload_failures(results: list[IngestResult]) -> list[str]:
+    """One sentence per file that was not ingested, naming it and why (shown as a warning)."""
+    return [f"**{r.source}** was not ingested: {(r.error or '').removeprefix(f'{r.source}: ')}"
+            for r in results if r.status is IngestStatus.FAILED]
+
+
 def upload_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
     return [{"file": r.source, "result": r.status.value, "article": r.title or "",
              "chunks": r.chunks, "reason": r.error or "", "held for approval": len(r.flags)}

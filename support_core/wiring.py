@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from support_core.adapters.redacting_store import RedactingMemory, RedactingTicketStore
 from support_core.agent_desk import AgentDesk
 from support_core.auth import UserStore
 from support_core.config import Settings
@@ -21,7 +22,7 @@ from support_core.learning.loop import LearningLoop
 from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
 from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore, VectorStore
-from support_core.redaction import install_log_redaction
+from support_core.redaction import Redactor, install_log_redaction
 from support_core.repair import RepairReport, sweep
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
@@ -64,6 +65,12 @@ def build_knowledge_base(settings: Settings) -> KnowledgeBase:
 
 
 def build_memory(settings: Settings) -> MemoryStore:
+    """Redis when ``SUPPORT_REDIS_URL`` is set, else SQLite; either behind the masking
+    decorator, so every stored message is masked whoever writes it."""
+    return RedactingMemory(_memory_backend(settings), Redactor.from_settings(settings))
+
+
+def _memory_backend(settings: Settings) -> MemoryStore:
     if settings.redis_url:
         from support_core.adapters.memory_redis import RedisMemory
 
@@ -122,7 +129,12 @@ def build_sentiment(
 
 def build_store(settings: Settings) -> TicketStore:
     """PostgreSQL when ``SUPPORT_DATABASE_URL`` is set (a team sharing one desk), else the
-    SQLite file in the data dir."""
+    SQLite file in the data dir; either behind the masking decorator (masking at rest: every
+    free-text field of every write, whoever calls)."""
+    return RedactingTicketStore(_store_backend(settings), Redactor.from_settings(settings))
+
+
+def _store_backend(settings: Settings) -> TicketStore:
     if settings.database_url:
         from support_core.adapters.ticket_store_postgres import PostgresTicketStore
 
@@ -211,7 +223,8 @@ class Service:
 
     @cached_property
     def records(self) -> DeskRecords:
-        return DeskRecords(self.users.db)  # after the users: an old desk.db is imported first
+        self.users  # noqa: B018 - built first: an old desk.db is imported before we read
+        return DeskRecords(self.store)  # the masking store: notes and macros are masked
 
     @cached_property
     def desk(self) -> AgentDesk:

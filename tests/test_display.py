@@ -116,3 +116,15 @@ def test_backend_summary_names_the_model_memory_and_kb_size(tmp_path: Path) -> N
     on = display.backend_summary(make_settings(tmp_path, llm_model="m1",
                                                redis_url="redis://127.0.0.1:6379/0"), 0)
     assert on.startswith("**LLM** on · `m1`  \n**Memory** Redis")
+
+
+def test_upload_failures_name_the_file_and_reason_once() -> None:
+    from support_core.models import IngestResult, IngestStatus
+
+    results = [
+        IngestResult(source="a.md", status=IngestStatus.FAILED,
+                     error="a.md: belongs to another article"),
+        IngestResult(source="b.md", status=IngestStatus.ADDED, title="B", chunks=2),
+    ]
+    assert display.upload_failures(results) == [
+        "**a.md** was not ingested: belongs to another article"]

@@ -294,7 +294,7 @@ def test_redis_memory_is_switched_on_by_settings_alone(service_factory) -> None:
 
     url = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     svc = service_factory(redis_url=url)
-    assert isinstance(svc.memory, RedisMemory)
+    assert isinstance(svc.memory.inner, RedisMemory)  # behind the masking decorator
     customer = f"redis-{uuid.uuid4().hex[:8]}"
     try:
         question = "My webhooks keep failing with error WH-104, how do I fix the deliveries?"
