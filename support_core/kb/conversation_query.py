@@ -15,11 +15,11 @@ drowns a new question in an old topic. The plan (:class:`ConversationSearch`):
 3. On a continuation a second search runs on the context query (the last
    :data:`MAX_TURNS` earlier customer turns, the current article's title, the latest
    message) and the article rankings are fused by weighted reciprocal rank
-   (``fusion.fuse_rankings``): the latest message alone, the context query, and the current
-   article as a one-item ranking worth about two places near the top
-   (:data:`CURRENT_WEIGHT`), so the article the customer is reading stays in view without
-   beating a clearly better one. The latest message enters twice (alone and in the
-   context), which weights the search toward it.
+   (``fusion.fuse_rankings``): the context query (weight 1; it wins ties), the latest
+   message alone, weighted by its own retrieval confidence (0..1, ``confidence``: a
+   message that finds nothing convincing alone only counts next to the topic), and the
+   current article as a one-item ranking worth one place near the top of one ranking, so
+   the article the customer is reading wins near-ties without beating a better one.
 
 The *current article* is the first source cited by the last answer, or, when that answer
 cited nothing (a holding reply), the top article the previous customer turn retrieved.
@@ -42,7 +42,7 @@ import numpy as np
 
 from support_core.confidence import DENSE_CEILING, answerable, content_terms, score_evidence
 from support_core.kb.fusion import fuse_rankings
-from support_core.models import Message, Role, SearchHit, SearchPlan
+from support_core.models import ConfidenceEvidence, Message, Role, SearchHit, SearchPlan
 
 Strategy = Literal["plan", "last", "joined"]
 
@@ -50,9 +50,6 @@ MAX_TURNS = 3  # earlier customer turns in the context query
 POOL = 10  # articles ranked per search before fusion
 SHORT_TERMS = 1  # a message with this many content words or fewer cannot stand alone
 SIMILAR = 0.5  # cosine to the previous turn at or above which the topic continues
-LATEST_WEIGHT = 1.0
-CONTEXT_WEIGHT = 1.0
-CURRENT_WEIGHT = 0.06  # ~ two places in both rankings near the top, at rrf_k = 60
 
 _REFERRING = frozenset(
     "it its it's this these those they them their same such he she him her his "
@@ -138,7 +135,8 @@ class ConversationSearch:
             update = {"context_query": joined, "continuation": True, "reason": "all turns joined"}
             return self._run(joined, category, k), plan.model_copy(update=update)
         latest_hits = self._run(latest, category, max(k, POOL))
-        decision = self.decide(latest, latest_hits, conversation)
+        latest_confidence, evidence = score_evidence(latest, latest_hits)
+        decision = self.decide(latest, latest_hits, conversation, evidence)
         plan = plan.model_copy(update={"continuation": decision.continuation,
                                        "reason": decision.reason,
                                        "similarity": decision.similarity})
@@ -146,16 +144,17 @@ class ConversationSearch:
             return latest_hits[:k], plan
         context = context_query(latest, conversation)
         context_hits = self._run(context, category, max(k, POOL))
-        rankings: list[tuple[Sequence[str], float]] = [
-            (_articles(latest_hits), LATEST_WEIGHT), (_articles(context_hits), CONTEXT_WEIGHT)]
-        if conversation.current_article:
-            rankings.append(([conversation.current_article], CURRENT_WEIGHT))
+        rankings: list[tuple[Sequence[str], float]] = [  # the context first: it wins ties
+            (_articles(context_hits), 1.0), (_articles(latest_hits), latest_confidence)]
+        if conversation.current_article:  # worth one place near the top of one ranking
+            rankings.append(([conversation.current_article], 1 / (self.rrf_k + 2)))
         order = fuse_rankings(rankings, self.rrf_k)
         hits = _assemble(order, [context_hits, latest_hits])[:k]
         return hits, plan.model_copy(update={"context_query": context})
 
     def decide(
-        self, latest: str, latest_hits: Sequence[SearchHit], conversation: Conversation
+        self, latest: str, latest_hits: Sequence[SearchHit], conversation: Conversation,
+        evidence: ConfidenceEvidence,
     ) -> Decision:
         """Continuation or new topic, with the reason (module docstring, step 2)."""
         cue = refers_back(latest)
@@ -168,7 +167,6 @@ class ConversationSearch:
         if similarity is not None and similarity >= SIMILAR:
             return Decision(True, f"close to the previous turn (cosine {similarity:.2f})",
                             similarity)
-        _, evidence = score_evidence(latest, latest_hits)
         if answerable(evidence) and (evidence.agreement or evidence.top_dense >= DENSE_CEILING):
             return Decision(False, "a new question that retrieves well on its own", similarity)
         return Decision(True, "too weak to stand on its own", similarity)
