@@ -12,14 +12,15 @@ drowns a new question in an old topic. The plan (:class:`ConversationSearch`):
    its top article or its best cosine reaches the confidence module's full-evidence level,
    that article is not the current one, and its embedding is not close (< :data:`SIMILAR`) to the
    previous customer turn. Anything else is a continuation.
-3. On a continuation a second search runs on the context query (the last
-   :data:`MAX_TURNS` earlier customer turns, the current article's title, the latest
-   message) and the article rankings are fused by weighted reciprocal rank
-   (``fusion.fuse_rankings``): the context query (weight 1; it wins ties), the latest
-   message alone, weighted by its own retrieval confidence (0..1, ``confidence``: a
-   message that finds nothing convincing alone only counts next to the topic), and the
-   current article as a one-item ranking worth one place near the top of one ranking, so
-   the article the customer is reading wins near-ties without beating a better one.
+3. On a continuation a second search runs on the context query (the latest message, the
+   current article's title, the last :data:`MAX_TURNS` earlier customer turns newest first,
+   at most :data:`CONTEXT_WORDS` words) and the article rankings are fused by weighted
+   reciprocal rank (``fusion.fuse_rankings``): the context query (weight 1; it wins
+   ties), the latest message alone, weighted by its own retrieval confidence (0..1,
+   ``confidence``: a message that finds nothing convincing alone only counts next to the
+   topic), and the current article as a one-item ranking worth one place near the top of
+   one ranking, so the article the customer is reading wins near-ties without beating a
+   better one.
 
 The *current article* is the first source cited by the last answer, or, when that answer
 cited nothing (a holding reply), the top article the previous customer turn retrieved.
@@ -48,6 +49,7 @@ Strategy = Literal["plan", "last", "joined"]
 
 MAX_TURNS = 3  # earlier customer turns in the context query
 POOL = 10  # articles ranked per search before fusion
+CONTEXT_WORDS = 150  # about the embedding model's 256-token window; bounds encoding time
 SHORT_TERMS = 1  # a message with this many content words or fewer cannot stand alone
 SIMILAR = 0.5  # cosine to the previous turn at or above which the topic continues
 
@@ -215,9 +217,12 @@ def refers_back(text: str) -> str:
 
 
 def context_query(latest: str, conversation: Conversation) -> str:
-    """The earlier turns (oldest first), the current article's title, the latest message."""
-    parts = [*conversation.turns[-MAX_TURNS:], conversation.current_title, latest]
-    return "\n".join(p for p in parts if p.strip())
+    """The latest message, the current article's title, then the earlier turns newest first,
+    cut at :data:`CONTEXT_WORDS`: the embedding model truncates long input at its end, so
+    the latest message goes first and the oldest turn is the one that loses words."""
+    parts = [latest, conversation.current_title, *reversed(conversation.turns[-MAX_TURNS:])]
+    words = " \n ".join(p.strip() for p in parts if p.strip()).split(" ")
+    return " ".join(words[:CONTEXT_WORDS]).replace(" \n ", "\n")
 
 
 def _current_article(messages: Sequence[Message]) -> tuple[str | None, str]:
