@@ -137,9 +137,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         if not Path(p).is_file():
             raise DeskpilotError(f"File not found: {p}")
     report = evaluate_retrieval(
-        Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode, settings=settings
+        Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode, settings=settings,
+        history=not args.no_history,
     )
-    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries"]
+    keys = ["hit@1", "ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "queries",
+            "with_history"]
     if args.json:
         _print_json({k: report[k] for k in keys})
     else:
@@ -424,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", required=True), s.add_argument("--queries", required=True)
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--no-history", action="store_true",
+                   help="search each row's last message alone, ignoring its history")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("ask", help="send a customer message through the pipeline")

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         "score", description="Article fusion: normalised scores or reciprocal rank."
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    conversation_search: Literal["plan", "last", "joined"] = Field(
+        "plan", description="Follow-ups: plan from the conversation, last message, or all joined."
+    )
     dense_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of dense.")
     bm25_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of BM25.")
 

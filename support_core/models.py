@@ -305,6 +305,20 @@ class ConfidenceEvidence(BaseModel):
     hits: int = 0
 
 
+class SearchPlan(BaseModel):
+    """How the knowledge base was searched for a customer message, and why
+    (``support_core.kb.conversation_query``): shown on the ticket trace."""
+
+    strategy: Literal["plan", "last", "joined"] = "plan"  # Settings.conversation_search
+    query: str  # the latest message, always searched on its own
+    context_query: str | None = None  # earlier turns (+ topic title) with it, when searched
+    continuation: bool = False  # the message continues the current topic
+    reason: str = ""
+    current_article: str | None = None  # cited by the last answer (or the last turn's top)
+    previous_turns: int = 0  # earlier customer turns taken into account
+    similarity: float | None = None  # cosine of the message to the earlier turns
+
+
 class Draft(BaseModel):
     """A reply: ``text`` is the body with compact ``[n]`` markers, ``sources`` the list they
     number; :meth:`text_with_sources` joins them where plain text is needed."""
@@ -382,6 +396,7 @@ class Ticket(BaseModel):
     messages: list[Message] = Field(default_factory=list)
     intake: IntakeResult | None = None
     retrieved: list[SearchHit] = Field(default_factory=list)
+    search_plan: SearchPlan | None = None  # how the latest message was searched
     sentiment: SentimentResult | None = None
     sentiment_trail: list[SentimentResult] = Field(default_factory=list)
     draft: Draft | None = None

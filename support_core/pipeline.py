@@ -24,6 +24,7 @@ from support_core import lifecycle, reopen
 from support_core.config import Settings
 from support_core.errors import ConcurrentUpdate, DeskpilotError
 from support_core.handoff import build_handoff_package
+from support_core.kb.conversation_query import Conversation, ConversationSearch
 from support_core.models import (
     CustomerSummary,
     Draft,
@@ -130,6 +131,11 @@ class SupportPipeline:
         self.s = stages
         self.thresholds = RouterThresholds.from_settings(settings)
         self.redactor = Redactor.from_settings(settings)
+        embedder = getattr(stages.kb, "embedder", None)
+        self.conversation_search = ConversationSearch(
+            stages.kb, strategy=settings.conversation_search, rrf_k=settings.rrf_k,
+            embed=getattr(embedder, "embed_query", None),
+        )
 
     # ------------------------------------------------------------------ entry point
     def process_message(
@@ -275,7 +281,9 @@ class SupportPipeline:
             )
         history, session, summary = self._load_memory(ticket)
         no_hits: list[SearchHit] = []
-        hits = self._stage(ticket, "kb.search", lambda: self._search(text, category), no_hits)
+        hits = self._stage(ticket, "kb.search",
+                           lambda: self._search_conversation(ticket, text, session, category),
+                           no_hits)
         ticket.retrieved = hits
         self._classify(ticket, text, hits, category)
         session = [*session, self._remember(ticket, text, hits)]
@@ -345,6 +353,22 @@ class SupportPipeline:
             hits = self.s.kb.search(text, category=category, k=self.settings.retrieval_k)
             span.set_attribute("retrieval.count", len(hits))
             span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
+        return hits
+
+    def _search_conversation(
+        self, ticket: Ticket, text: str, session: list[Message], category: str | None
+    ) -> list[SearchHit]:
+        """Search with the session's earlier turns in view; the plan is kept on the ticket."""
+        with stage_span("kb.search", **{"kb.category_filter": category or ""}) as span:
+            hits, plan = self.conversation_search.search(
+                text, Conversation.from_messages(session), category=category,
+                k=self.settings.retrieval_k,
+            )
+            span.set_attribute("retrieval.count", len(hits))
+            span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
+            span.set_attribute("retrieval.continuation", plan.continuation)
+            span.set_attribute("retrieval.previous_turns", plan.previous_turns)
+        ticket.search_plan = plan
         return hits
 
     def _classify(

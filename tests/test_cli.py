@@ -112,8 +112,10 @@ def test_eval_retrieval_prints_the_metrics(tmp_path, capsys) -> None:
     )
     report = json.loads(out)
     assert code == 0
-    assert set(report) == {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries"}
-    assert report["queries"] == 2 and report["recall@1"] == 1.0
+    assert set(report) == {"hit@1", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10",
+                           "queries", "with_history"}
+    assert report["queries"] == 2 and report["recall@1"] == 1.0 and report["hit@1"] == 1.0
+    assert report["with_history"] == 0
     assert not data.exists()  # never touches the app's data directory
 
 

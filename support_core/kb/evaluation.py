@@ -2,12 +2,17 @@
 
 A corpus is ``corpus.jsonl`` rows ``{"id", "title", "text"}`` and queries are rows
 ``{"id", "query", "gold_ids": [...]}`` (queries with no gold article, i.e. unanswerable
-ones, are skipped and counted). Every run builds a fresh index in a temporary directory,
-never the app's data dir, and ranks *articles* with ``KnowledgeBase.search_articles``:
-the same per-article fusion that orders the hits of ``search``.
+ones, are skipped and counted). A row may carry the conversation before it, ``"history":
+[{"role", "text"}, ...]`` oldest first: it is used exactly as the pipeline uses a session
+(``support_core.kb.conversation_query``: the earlier customer turns are replayed in order,
+each one's top article standing in for the article its answer cited), unless
+``history=False`` (the CLI's ``--no-history``), which searches the last message alone.
+Every run builds a fresh index in a temporary directory, never the app's data dir, and
+ranks *articles* in the order of ``KnowledgeBase.search``'s hits (per-article fusion).
 
-Metrics, averaged over queries: recall@k = share of a query's gold articles in the top k;
-mrr@10 = 1 / rank of the first gold article; ndcg@10 with binary relevance.
+Metrics, averaged over queries: hit@1 = the first article is a gold one; recall@k = share
+of a query's gold articles in the top k; mrr@10 = 1 / rank of the first gold article;
+ndcg@10 with binary relevance.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import numpy as np
 
 from support_core.config import Settings
 from support_core.kb.chunking import chunk_article
+from support_core.kb.conversation_query import Conversation, ConversationSearch, replay
 from support_core.kb.knowledge_base import KnowledgeBase, Mode
-from support_core.models import Article, Chunk
+from support_core.models import Article, Chunk, SearchHit
 from support_core.ports import Embedder
 
 ChunkerName = Literal["structured", "fixed"]
@@ -40,6 +46,7 @@ def evaluate_retrieval(
     chunker: ChunkerName = "structured",
     settings: Settings | None = None,
     embedder: Embedder | None = None,
+    history: bool = True,
 ) -> dict[str, Any]:
     """Metrics for one retrieval mode and chunker (see the module docstring)."""
     results = evaluate_modes(
@@ -50,6 +57,7 @@ def evaluate_retrieval(
         chunker=chunker,
         settings=settings,
         embedder=embedder,
+        history=history,
     )
     return results[mode]
 
@@ -63,6 +71,7 @@ def evaluate_modes(
     chunker: ChunkerName = "structured",
     settings: Settings | None = None,
     embedder: Embedder | None = None,
+    history: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Several modes over one index (building it is the expensive part)."""
     settings = settings or Settings()  # type: ignore[call-arg]
@@ -79,18 +88,49 @@ def evaluate_modes(
             "skipped": len(queries) - len(answerable),
             "articles": len(articles),
             "chunks": kb.store.count(),
+            "history": history,
+            "with_history": sum(bool(_turns(q, history)) for q in answerable),
         }
         return {
-            mode: _score_mode(kb, answerable, mode, k) | facts | {"mode": mode} for mode in modes
+            mode: _score_mode(kb, answerable, mode, k, history) | facts | {"mode": mode}
+            for mode in modes
         }
 
 
 def _score_mode(
-    kb: KnowledgeBase, queries: list[dict[str, Any]], mode: Mode, k: int
+    kb: KnowledgeBase, queries: list[dict[str, Any]], mode: Mode, k: int, history: bool
 ) -> dict[str, Any]:
     depth = max(k, *CUTOFFS)
-    rankings = [_ranking(kb, q["query"], depth, mode) for q in queries]
+    embed = kb.embedder.embed_query if mode != "bm25" else None
+    planner = ConversationSearch(_ModeSearcher(kb, mode), strategy=kb.settings.conversation_search,
+                                 embed=embed, rrf_k=kb.settings.rrf_k)
+    rankings = [conversation_ranking(planner, q["query"], _turns(q, history), depth)
+                for q in queries]
     return score_rankings(rankings, [q["gold_ids"] for q in queries], k)
+
+
+def conversation_ranking(
+    planner: ConversationSearch, query: str, turns: Sequence[str], depth: int
+) -> list[str]:
+    """Articles best first for ``query`` after the customer's earlier ``turns``."""
+    hits, _ = replay(planner, turns, query, k=depth)
+    return list(dict.fromkeys(h.article_id for h in hits))
+
+
+def _turns(query: dict[str, Any], history: bool) -> tuple[str, ...]:
+    return Conversation.from_history(query["history"]).turns if history else ()
+
+
+class _ModeSearcher:
+    """The knowledge base's ``search`` in one retrieval mode."""
+
+    def __init__(self, kb: KnowledgeBase, mode: Mode) -> None:
+        self.kb, self.mode = kb, mode
+
+    def search(
+        self, query: str, *, category: str | None = None, product: str | None = None, k: int = 5
+    ) -> list[SearchHit]:
+        return self.kb.search(query, category=category, product=product, k=k, mode=self.mode)
 
 
 def load_corpus(path: str | Path) -> list[Article]:
@@ -113,6 +153,7 @@ def load_queries(path: str | Path) -> list[dict[str, Any]]:
             "id": row.get("id"),
             "query": row["query"],
             "gold_ids": [str(g) for g in row.get("gold_ids") or []],
+            "history": list(row.get("history") or []),
         }
         for row in _jsonl(path)
     ]
@@ -129,15 +170,16 @@ def _jsonl(path: str | Path) -> Iterable[dict[str, Any]]:
 def score_rankings(
     rankings: Sequence[Sequence[str]], golds: Sequence[Sequence[str]], k: int = 10
 ) -> dict[str, Any]:
-    """Mean recall@1/5/10, mrr@10 and ndcg@10 over queries; ``queries`` is how many."""
+    """Mean hit@1, recall@1/5/10, mrr@10 and ndcg@10 over queries; ``queries`` is how many."""
     per_query = [_query_metrics(list(r), set(g)) for r, g in zip(rankings, golds, strict=True)]
-    names = [f"recall@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10"]
+    names = ["hit@1", *(f"recall@{c}" for c in CUTOFFS), "mrr@10", "ndcg@10"]
     means = {n: float(np.mean([m[n] for m in per_query])) if per_query else 0.0 for n in names}
     return means | {"queries": len(per_query), "k": k}
 
 
 def _query_metrics(ranking: list[str], gold: set[str]) -> dict[str, float]:
     metrics = {f"recall@{c}": len(gold & set(ranking[:c])) / len(gold) for c in CUTOFFS}
+    metrics["hit@1"] = float(bool(ranking) and ranking[0] in gold)
     first = next((i for i, a in enumerate(ranking[:10], start=1) if a in gold), None)
     metrics["mrr@10"] = 1.0 / first if first else 0.0
     dcg = sum(1.0 / math.log2(i + 1) for i, a in enumerate(ranking[:10], start=1) if a in gold)
@@ -190,8 +232,6 @@ def _fresh_kb(
     return KnowledgeBase(local, embedder, store, chunker=chunk_article)
 
 
-def _ranking(kb: KnowledgeBase, query: str, depth: int, mode: Mode) -> list[str]:
-    return [article_id for article_id, _ in kb.search_articles(query, k=depth, mode=mode)]
 
 
 class _NoEmbedder:

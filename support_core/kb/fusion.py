@@ -122,3 +122,17 @@ def _hit_order(hit: SearchHit) -> tuple[float, int, float, str]:
     """Fused score, then the better single rank, then cosine, then id: results never flicker."""
     ranks = [r for r in (hit.dense_rank, hit.bm25_rank) if r is not None]
     return (-hit.fused_score, min(ranks, default=10**9), -(hit.dense_score or 0.0), hit.chunk_id)
+
+
+def fuse_rankings(
+    rankings: Sequence[tuple[Sequence[str], float]], k: int = 60
+) -> list[tuple[str, float]]:
+    """Weighted reciprocal-rank fusion of several rankings of ids, ``sum(w / (k + rank))``,
+    best first; ties keep the order in which the ids first appear (the first ranking
+    given wins them), so the result never flickers."""
+    scores: dict[str, float] = {}
+    for ids, weight in rankings:
+        for rank, item in enumerate(dict.fromkeys(ids), start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    first = {item: i for i, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], first[pair[0]]))
