@@ -59,6 +59,7 @@ from support_core.sentiment import (
     evidence_reasons,
     history_floor,
     level_confidence,
+    more_severe,
     signal_evidence,
     signals_of,
     stated_contacts,
@@ -78,6 +79,8 @@ _NON_ANSWER = re.compile(
     r"\b(?:doesn'?t|does not|don'?t|do not|couldn'?t|could not|can'?t|cannot)\s+(?:cover|find"
     r"|answer|help with|understand|know)\b|\bnot\s+(?:covered|sure|familiar)\b"
     r"|\bdidn'?t\s+(?:get|catch|understand)\b", re.IGNORECASE)
+_LEVELS = {level.value for level in SentimentLevel}
+_UPSET = (SentimentLevel.ANGRY, SentimentLevel.FRUSTRATED)  # levels that persist
 _WORDS = re.compile(r"[a-z0-9']+")
 _EPS = 1e-4
 
@@ -197,6 +200,17 @@ def context_features(ctx: SessionContext, message_logit: float,
     return np.array([values[n] for n in CONTEXT_NAMES], dtype=np.float32)
 
 
+def previous_level(conversation: Sequence[Message], message: str) -> SentimentLevel | None:
+    """The level recorded with the previous mood (the pipeline stores both on its reply)."""
+    for m in reversed(conversation):
+        if m.role == Role.CUSTOMER:
+            continue
+        if isinstance(m.metadata.get(MOOD_KEY), (int, float)):
+            value = m.metadata.get("sentiment_level")
+            return SentimentLevel(value) if value in _LEVELS else None
+    return None
+
+
 def carry(turn: float, previous: float | None, decay: float) -> float:
     """The session's mood after this turn: rises at once, falls by ``decay`` per turn."""
     return turn if previous is None else max(turn, decay * previous)
@@ -270,7 +284,26 @@ class ModelSentimentAnalyzer:
         session = self.model.to_score(self.model.session_probability(z, features))
         result = self.decide(ev, learned, ctx.previous_mood, session,
                              on_record(ev, message, contact_count), ctx.unanswered)
-        return result, z, features
+        return self.persist_level(result, ctx.previous_mood,
+                                  previous_level(conversation, message)), z, features
+
+    def persist_level(self, result: SentimentResult, previous: float | None,
+                      level: SentimentLevel | None) -> SentimentResult:
+        """Keep an angry or frustrated turn's level while ``decay`` x its mood is still at or
+        above "frustrated" (v1's carry, now on the level only). The score stays the learned
+        mood, which ranks dissatisfied turns best (uss_ccpe dev), while routing still sees
+        that an angry customer's next line, "a human, please", comes from an angry customer."""
+        if previous is None or level is None or previous * self.decay < (
+                self.thresholds.frustrated_score):
+            return result
+        kept = SentimentLevel.ANGRY if level == SentimentLevel.URGENT else level
+        if kept not in _UPSET or more_severe(result.level, kept) == result.level:
+            return result
+        return result.model_copy(update={
+            "level": kept,
+            "reasons": [*result.reasons[:-1],
+                        f"Level {kept.value}: kept from the previous turn (mood {previous:.2f} "
+                        f"x {self.decay} is still >= {self.thresholds.frustrated_score})"]})
 
     def decide(self, ev: Evidence, learned: float, previous: float | None,
                session: float | None = None, floor_ev: Evidence | None = None,

@@ -262,3 +262,19 @@ def test_the_pipeline_scores_the_vector_the_kb_search_already_embedded(
     result = service.pipeline.process_message("lat-1", "s1", text)
     assert result.ticket.sentiment.backend == f"model:{MODEL_NAME}"
     assert computed == [text]  # embedded once, by the KB search; the model reused it
+
+
+@pytest.mark.parametrize(("mood", "kept"), [(0.9, True), (0.5, False)])
+def test_an_angry_level_persists_while_the_decayed_mood_is_still_frustrated(
+    mood: float, kept: bool
+) -> None:
+    """Routing sees the angry customer's next, calm line as angry for as long as
+    decay x the mood stays at or above "frustrated"; the score stays the learned mood."""
+    text = "I want to talk to a human"
+    analyzer = shipped({"ANGRY": 3.0, text: -3.0})
+    angry_reply = Message(role=Role.ASSISTANT, content="Sorry about that.",
+                          metadata={MOOD_KEY: mood, "sentiment_level": "angry"})
+    result = analyzer.analyze(text, [customer("ANGRY"), angry_reply, customer(text)])
+    assert (result.level == SentimentLevel.ANGRY) is kept
+    assert result.frustration_score < mood
+    assert any("kept from the previous turn" in r for r in result.reasons) is kept
