@@ -199,7 +199,8 @@ def train_session(model: FrustrationModel, splits: dict[str, dict[str, Split]],
     assert chosen.session_coef is not None
     return chosen, {
         "chosen": best[2],
-        "weights": dict(zip(CONTEXT_NAMES, np.round(chosen.session_coef, 4).tolist(),
+        "weights": dict(zip(CONTEXT_NAMES,
+                            np.round(chosen.session_coef.astype(float), 4).tolist(),
                             strict=True)),
         "dev_ccpe_auc_message_only": round(auc(dev.labels, dev_message_only), 4),
         "dev_ccpe_auc_with_conversation": round(best[0], 4),
@@ -310,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trained_by": "bench/train_frustration.py",
         "model": "scikit-learn LogisticRegression (L2) on the message, plus a logistic session "
                  "model (message logit as offset + context weights); at run time one dot "
-                 "product + sigmoid for the message, one 8-term dot product for the session",
+                 f"product + sigmoid for the message, one {len(CONTEXT_NAMES)}-term dot "
+                 "product for the session",
         "inputs": {"embedding": "all-MiniLM-L6-v2, L2-normalised", "embedding_dim": dim,
                    "features": list(FEATURE_NAMES), "context": list(CONTEXT_NAMES)},
         "data": {
