@@ -10,7 +10,9 @@ Read in place from ``../shared/data`` (never copied into the repository):
   is split 70/30 into train/dev (seeded) and test stays held out (a seeded subsample of
   ``EVAL_SAMPLE`` rows unless ``DESKPILOT_FULL_SPLITS=1``).
 * uss_ccpe: dissatisfied user turns (rating <= 2). Split by dialogue 60/20/20 (seeded),
-  so no conversation is on both sides of a split.
+  so no conversation is on both sides of a split. :func:`replay` walks each dialogue as the
+  pipeline would see it (the system's turns as the assistant's replies, the recorded mood
+  on the reply after each customer turn), for training and measuring the session mood.
 
 Embeddings (all-MiniLM-L6-v2, the KB's embedder) are cached outside the repository in
 ``$DESKPILOT_EMB_CACHE`` (default ``/tmp/deskpilot_frustration_emb``), keyed by the
@@ -25,12 +27,15 @@ import os
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from support_core.models import Message, SentimentResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data",
@@ -114,6 +119,46 @@ def ccpe(data: Path) -> dict[str, Split]:
                            dialog=[r["dialog_id"] for r in part],
                            turn=[int(r["turn_index"]) for r in part])
     return out
+
+
+def ccpe_dialogues(data: Path = DEFAULT_DATA) -> dict[str, list[dict[str, Any]]]:
+    """Dialogue id -> its turns (role USER/SYSTEM, text), from ``ccpe_dialogues.jsonl``."""
+    return {r["id"]: r["turns"] for r in _rows(data / "uss_ccpe" / "ccpe_dialogues.jsonl")}
+
+
+def replay(split: Split, dialogues: dict[str, list[dict[str, Any]]],
+           analyze: Callable[[str, list[Message]], SentimentResult],
+           with_conversation: bool = True) -> list[SentimentResult]:
+    """Score every user turn of ``split``. With the conversation, ``analyze`` gets the
+    session so far as the pipeline passes it: the system's turns as assistant replies, an
+    assistant message after each scored turn carrying the recorded mood (``frustration``
+    metadata, empty text when the user spoke again without a system turn between), and the
+    current message last. Without it, the message alone."""
+    from support_core.models import Message, Role
+    from support_core.sentiment_model import MOOD_KEY
+
+    row = {(d, t): i for i, (d, t) in enumerate(zip(split.dialog, split.turn, strict=True))}
+    out: list[SentimentResult | None] = [None] * len(split.texts)
+    for dialog in dict.fromkeys(split.dialog):
+        conversation: list[Message] = []
+        for k, turn in enumerate(dialogues[dialog]):
+            if turn["role"] != "USER":
+                conversation.append(Message(role=Role.ASSISTANT, content=turn["text"]))
+                continue
+            msg = Message(role=Role.CUSTOMER, content=turn["text"])
+            conversation.append(msg)
+            i = row.get((dialog, k))
+            if i is None:  # a user turn without a rating row: part of the context only
+                continue
+            result = analyze(split.texts[i], list(conversation) if with_conversation
+                             else [msg])
+            out[i] = result
+            conversation.append(Message(role=Role.ASSISTANT, content="",
+                                        metadata={MOOD_KEY: result.frustration_score}))
+    missing = [i for i, r in enumerate(out) if r is None]
+    if missing:
+        raise ValueError(f"{len(missing)} {split.split} rows not found in ccpe_dialogues.jsonl")
+    return [r for r in out if r is not None]
 
 
 def all_splits(data: Path = DEFAULT_DATA) -> dict[str, dict[str, Split]]:

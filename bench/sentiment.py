@@ -6,7 +6,9 @@ and the learned model, in the same run, on held-out test splits.
   one message at a time. A method flags a message when its level is frustrated, angry or
   urgent; VADER when compound <= -0.05 (its documented cut-off).
 * uss_ccpe test dialogues (dissatisfied = rating <= 2): ROC AUC of the frustration score
-  with and without the conversation so far, beside VADER's -compound.
+  with and without the conversation so far, beside VADER's -compound. The conversation is
+  replayed as the pipeline passes it (``bench.frustration_data.replay``: the system's turns
+  as the replies, the recorded mood on the reply after each turn).
 * Two fixture sets written for this project (``tests/fixtures/tone``): neutral how-to
   questions in FAQ wording (false "frustrated" rate) and clearly angry complaints (recall).
 * Latency of one ``analyze`` call, with the message's vector already computed (as in the
@@ -39,9 +41,16 @@ from bench.frustration_data import (  # noqa: E402
     FULL,
     Split,
     all_splits,
+    ccpe_dialogues,
     embed_cached,
+    replay,
 )
-from support_core.frustration_model import FEATURE_NAMES, load_model, model_card  # noqa: E402
+from support_core.frustration_model import (  # noqa: E402
+    FEATURE_NAMES,
+    V1_NAME,
+    load_model,
+    model_card,
+)
 from support_core.models import Message, Role, SentimentLevel, SentimentResult  # noqa: E402
 from support_core.sentiment import RuleSentimentAnalyzer, _vader  # noqa: E402
 from support_core.sentiment_model import MOOD_KEY, ModelSentimentAnalyzer  # noqa: E402
@@ -85,13 +94,16 @@ def classification(splits: dict[str, dict[str, Split]]) -> tuple[list[str], dict
     rules = RuleSentimentAnalyzer()
     for name in ("GoEmotions", "TweetEval"):
         split = splits[name]["test"]
-        model = ModelSentimentAnalyzer(lookup(split.texts, embed_cached(split.texts,
-                                                                        f"{name}-test")))
+        embed = lookup(split.texts, embed_cached(split.texts, f"{name}-test"))
+        v1 = ModelSentimentAnalyzer(embed, model=load_model(V1_NAME))
+        model = ModelSentimentAnalyzer(embed)
         truth = list(split.labels)
         vader = [_vader().polarity_scores(t)["compound"] <= -0.05 for t in split.texts]
         methods = {"VADER alone (compound <= -0.05)": vader,
-                   "RuleSentimentAnalyzer (before)": flagged([rules.analyze(t, [])
-                                                              for t in split.texts]),
+                   "RuleSentimentAnalyzer (rules)": flagged([rules.analyze(t, [])
+                                                             for t in split.texts]),
+                   f"ModelSentimentAnalyzer ({V1_NAME}, before)": flagged(
+                       [v1.analyze(t, []) for t in split.texts]),
                    f"ModelSentimentAnalyzer ({model.model.name})": flagged(
                        [model.analyze(t, []) for t in split.texts])}
         macro = {}
@@ -101,41 +113,30 @@ def classification(splits: dict[str, dict[str, Split]]) -> tuple[list[str], dict
             lines.append(f"| {name} | {len(truth):,} | {sum(truth):,} | {method} | {p:.3f} | "
                          f"{r:.3f} | {f:.3f} | {m:.3f} |")
         values = list(macro.values())
-        gains[name] = values[2] - values[0]
+        gains[name] = values[-1] - values[0]
     return lines, gains
 
 
-def _dialogue_scores(split: Split, analyze: Analyze, with_conversation: bool) -> list[float]:
-    """Score each user turn; with the conversation, earlier turns (and the assistant's
-    replies carrying the recorded frustration, as the pipeline stores them) are passed."""
-    scores: list[float] = []
-    conversation: list[Message] = []
-    previous = None
-    for text, dialog in zip(split.texts, split.dialog, strict=True):
-        if dialog != previous:
-            conversation, previous = [], dialog
-        msg = Message(role=Role.CUSTOMER, content=text)
-        result = analyze(text, [*conversation, msg] if with_conversation else [msg])
-        scores.append(result.frustration_score)
-        conversation += [msg, Message(role=Role.ASSISTANT, content="(reply)",
-                                      metadata={MOOD_KEY: result.frustration_score})]
-    return scores
-
-
-def dialogues(splits: dict[str, dict[str, Split]]) -> tuple[list[str], dict[str, float]]:
+def dialogues(splits: dict[str, dict[str, Split]], data: Path
+              ) -> tuple[list[str], dict[str, float]]:
     from sklearn.metrics import roc_auc_score
 
     split = splits["uss_ccpe"]["test"]
+    turns = ccpe_dialogues(data)
     truth = split.labels
+    embed = lookup(split.texts, embed_cached(split.texts, "uss_ccpe-test"))
     rules = RuleSentimentAnalyzer()
-    model = ModelSentimentAnalyzer(lookup(split.texts, embed_cached(split.texts,
-                                                                    "uss_ccpe-test")))
+    v1 = ModelSentimentAnalyzer(embed, model=load_model(V1_NAME))
+    model = ModelSentimentAnalyzer(embed)
     rows = {"VADER alone (-compound, message only)":
             [-_vader().polarity_scores(t)["compound"] for t in split.texts]}
-    for label, analyzer in (("RuleSentimentAnalyzer (before)", rules.analyze),
+    for label, analyzer in (("RuleSentimentAnalyzer (rules)", rules.analyze),
+                            (f"ModelSentimentAnalyzer ({V1_NAME}, before)", v1.analyze),
                             (f"ModelSentimentAnalyzer ({model.model.name})", model.analyze)):
-        rows[f"{label}, message only"] = _dialogue_scores(split, analyzer, False)
-        rows[f"{label}, with the conversation"] = _dialogue_scores(split, analyzer, True)
+        for context, with_conversation in (("message only", False),
+                                           ("with the conversation", True)):
+            rows[f"{label}, {context}"] = [r.frustration_score for r in replay(
+                split, turns, analyzer, with_conversation)]
     aucs = {k: float(roc_auc_score(truth, v)) for k, v in rows.items()}
     lines = [f"uss_ccpe test: {len(truth):,} user turns in {len(set(split.dialog))} dialogues, "
              f"{int(truth.sum())} dissatisfied (rating <= 2).", "",
@@ -145,17 +146,19 @@ def dialogues(splits: dict[str, dict[str, Split]]) -> tuple[list[str], dict[str,
 
 
 def fixtures() -> tuple[list[str], dict[str, float]]:
-    from support_core.adapters.embeddings_local import LocalEmbedder
 
     neutral, angry = fixture("neutral_howto.txt"), fixture("angry_complaints.txt")
     texts = neutral + angry
-    vectors = LocalEmbedder().embed(texts)
+    vectors = embed_cached(texts, "tone-fixtures")
     model = ModelSentimentAnalyzer(lookup(texts, vectors))
+    v1 = ModelSentimentAnalyzer(lookup(texts, vectors), model=load_model(V1_NAME))
     rules = RuleSentimentAnalyzer()
     vader: Callable[[str], bool] = lambda t: _vader().polarity_scores(t)["compound"] <= -0.05  # noqa: E731
     methods: dict[str, Callable[[str], bool]] = {
         "VADER alone (compound <= -0.05)": vader,
-        "RuleSentimentAnalyzer (before)": lambda t: rules.analyze(t, []).level in NEGATIVE_LEVELS,
+        "RuleSentimentAnalyzer (rules)": lambda t: rules.analyze(t, []).level in NEGATIVE_LEVELS,
+        f"ModelSentimentAnalyzer ({V1_NAME}, before)":
+            lambda t: v1.analyze(t, []).level in NEGATIVE_LEVELS,
         f"ModelSentimentAnalyzer ({model.model.name})":
             lambda t: model.analyze(t, []).level in NEGATIVE_LEVELS,
     }
@@ -170,8 +173,8 @@ def fixtures() -> tuple[list[str], dict[str, float]]:
         out[method] = false_rate
         out[method + " recall"] = recall
         lines.append(f"| {method} | {false_rate:.1%} | {recall:.1%} |")
-    missed = [t for t in angry if not methods[list(methods)[2]](t)]
-    wrong = [t for t in neutral if methods[list(methods)[2]](t)]
+    missed = [t for t in angry if not methods[list(methods)[-1]](t)]
+    wrong = [t for t in neutral if methods[list(methods)[-1]](t)]
     lines += ["", f"Model misses: {len(missed)} angry, {len(wrong)} false alarms"
               + (f" (e.g. {wrong[0]!r})" if wrong else "") + "."]
     return lines, out
@@ -185,10 +188,18 @@ def latency() -> list[str]:
     rules = RuleSentimentAnalyzer()
     text = "I was charged twice this month and nobody answers. How do I get a refund?"
     features = np.zeros(len(FEATURE_NAMES), np.float32)
+    session: list[Message] = []
+    for i in range(10):  # a ten-turn session before this message
+        session += [Message(role=Role.CUSTOMER, content=f"Question number {i} about exports?"),
+                    Message(role=Role.ASSISTANT, content="Here is how to do that.",
+                            metadata={MOOD_KEY: 0.2})]
+    session.append(Message(role=Role.CUSTOMER, content=text))
     timings = {}
     for label, fn in (("RuleSentimentAnalyzer.analyze", lambda: rules.analyze(text, [])),
                       ("ModelSentimentAnalyzer.analyze (cached vector)",
                        lambda: model.analyze(text, [])),
+                      ("ModelSentimentAnalyzer.analyze, 10 earlier turns (session model)",
+                       lambda: model.analyze(text, session)),
                       ("model scoring alone (dot product + sigmoid)",
                        lambda: model.model.probability(vector, features))):
         fn()
@@ -211,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = model_card()
     model = load_model()
     cls_lines, gains = classification(splits)
-    dlg_lines, _ = dialogues(splits)
+    dlg_lines, _ = dialogues(splits, Path(args.data))
     fix_lines, _ = fixtures()
     sample = "complete test files" if FULL else ", ".join(
         f"{d} {s} {n:,}" for (d, s), n in EVAL_SAMPLE.items() if s == "test")
@@ -222,8 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Machine: {cpu_model()}, {os.cpu_count()} cores (shared), {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}.",
         f"Model `{model.name}`: {card['model']}; threshold {model.threshold:.2f} (maps to "
-        f"frustration {model.anchor}), mood decay {model.mood_decay} per turn, both chosen on "
-        f"dev splits; training sizes {card['sizes']}.",
+        f"frustration {model.anchor}; {card['chosen_on_dev']['threshold_objective']}), "
+        f"session weights {card['chosen_on_dev']['session']['weights']} "
+        f"({card['chosen_on_dev']['session']['chosen']}, chosen on uss_ccpe dev); "
+        f"training sizes {card['sizes']}. `{V1_NAME}` (before): max-with-decay mood "
+        "(0.7 per turn), threshold by dev macro-F1.",
         f"Test splits are held out; seeded subsamples of the test files: {sample} "
         "(`DESKPILOT_FULL_SPLITS=1` for all rows).", "",
         *cls_lines, "",
