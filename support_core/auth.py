@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pydantic import BaseModel
 
 from support_core.access import Principal, StaffRole
+from support_core.adapters.redacting_store import RedactingTicketStore
 from support_core.adapters.ticket_store_sql import SqlTicketStore, iso
 from support_core.errors import InputError, NotFound, SignInRequired, SignInThrottled
 from support_core.models import utcnow
@@ -68,8 +69,6 @@ def sql_store(store: TicketStore | str | Path) -> SqlTicketStore:
     """The SQL ticket store to keep a module's tables on (a path opens the SQLite one; a
     masking decorator is looked through: these tables hold no customer text, or mask their
     own through it, see ``DeskRecords``)."""
-    from support_core.adapters.redacting_store import RedactingTicketStore
-
     if isinstance(store, RedactingTicketStore):
         store = store.inner
     if isinstance(store, str | Path):
