@@ -30,6 +30,7 @@ from support_core.models import (
 from support_core.redaction import Redactor
 from support_core.testing.postgres import fresh_database
 from support_core.wiring import Service, build_service
+from tests import raw_dumps
 from tests.conftest import make_settings
 
 CARD = "4111 1111 1111 1111"
@@ -106,26 +107,7 @@ def postgres_rows(url: str) -> str:
 
 
 def redis_values(customer: str) -> str:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"*{customer}*"))
-    assert keys
-    out = b""
-    for k in keys:
-        kind = client.type(k)
-        if kind == b"string":
-            out += client.get(k) or b""
-        elif kind == b"list":
-            out += b"".join(client.lrange(k, 0, -1))
-        elif kind == b"zset":
-            out += b"".join(client.zrange(k, 0, -1))
-        elif kind == b"set":
-            out += b"".join(client.smembers(k))
-        elif kind == b"hash":
-            out += b"".join(a + b for a, b in client.hgetall(k).items())
-    client.delete(*keys)
-    return out.decode("utf-8", "replace")
+    return raw_dumps.redis_values(REDIS_URL, customer)
 
 
 @pytest.fixture

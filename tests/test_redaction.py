@@ -21,6 +21,7 @@ from support_core.redaction import (
     redact_text,
 )
 from support_core.testing.fake_openai import Fail, FakeOpenAIServer
+from tests import raw_dumps
 from tests.conftest import ROOT
 
 CASES = [
@@ -177,27 +178,11 @@ def test_llm_failure_does_not_store_the_password_in_its_url(service_factory) -> 
 
 @pytest.mark.redis
 def test_redis_memory_holds_no_card_or_secret(service_factory) -> None:
-    import redis
-
     url = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     svc = service_factory(redis_url=url)
     customer = f"pii-{uuid.uuid4().hex[:8]}"
     for m in MESSAGES:
         svc.pipeline.process_message(customer, "s1", m)
-    client = redis.Redis.from_url(url)
-    keys = [k for k in client.scan_iter(f"*{customer}*")]
-    assert keys
-    dump = b""
-    for k in keys:
-        kind = client.type(k)
-        if kind == b"string":
-            dump += client.get(k) or b""
-        elif kind == b"list":
-            dump += b"".join(client.lrange(k, 0, -1))
-        elif kind == b"hash":
-            dump += b"".join(a + b for a, b in client.hgetall(k).items())
-        elif kind == b"zset":
-            dump += b"".join(client.zrange(k, 0, -1))
-    assert b"[CARD ****1111]" in dump
-    assert all(v.encode() not in dump for v in SENSITIVE)
-    client.delete(*keys)
+    dump = raw_dumps.redis_values(url, customer)
+    assert "[CARD ****1111]" in dump
+    assert all(v not in dump for v in SENSITIVE)

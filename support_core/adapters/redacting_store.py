@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -50,6 +50,7 @@ from support_core.ports import MemoryStore, TicketStore
 from support_core.redaction import Redactor, find_pii
 
 M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P")
 
 # Keys whose values are identifiers or machine values, never free text.
 # (Enum values are skipped anyway; machine strings such as a rule name have no findings.)
@@ -150,7 +151,25 @@ class AtRestMasker:
         return masked
 
 
-class RedactingTicketStore:
+class _Masking(Generic[P]):
+    """Wraps one adapter (never another wrapper); whatever is not part of the port is read
+    from the adapter itself."""
+
+    inner: P
+
+    def __init__(self, inner: P, redactor: Redactor) -> None:
+        if isinstance(inner, _Masking):
+            inner = inner.inner
+        self.inner = inner
+        self.masker = AtRestMasker(redactor)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class RedactingTicketStore(_Masking[TicketStore]):
     """A :class:`TicketStore` that masks every free-text field before the inner store writes.
 
     Reads are delegated unchanged (what is stored is already masked). Attributes that are not
@@ -160,18 +179,6 @@ class RedactingTicketStore:
     :meth:`mask_record`.
     """
 
-    inner: TicketStore
-
-    def __init__(self, inner: TicketStore, redactor: Redactor) -> None:
-        if isinstance(inner, RedactingTicketStore):
-            inner = inner.inner
-        self.inner = inner
-        self.masker = AtRestMasker(redactor)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":  # not set yet (copying, unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     # ------------------------------------------------------------------ scopes
     def scope_of_ticket(self, ticket_id: str) -> str:
@@ -348,21 +355,9 @@ class RedactingTicketStore:
         self.inner.close()
 
 
-class RedactingMemory:
+class RedactingMemory(_Masking[MemoryStore]):
     """A :class:`MemoryStore` that masks each message before the inner backend keeps it."""
 
-    inner: MemoryStore
-
-    def __init__(self, inner: MemoryStore, redactor: Redactor) -> None:
-        if isinstance(inner, RedactingMemory):
-            inner = inner.inner
-        self.inner = inner
-        self.masker = AtRestMasker(redactor)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":  # not set yet (copying, unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     def add_message(self, customer_id: str, session_id: str, message: Message) -> None:
         scope = conversation_scope(customer_id, session_id)
