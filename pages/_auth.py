@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._ui import get_service
-from support_core.access import MINIMUM_ROLE, Action, Principal
+from pages._service import get_service
+from support_core.access import Action, Principal, role_gate
 from support_core.errors import DeskpilotError, SignInRequired, SignInThrottled
 
 TOKEN = "_deskpilot_token"
@@ -54,10 +54,8 @@ def require_staff(action: Action, what: str) -> Principal:
         st.info(f"Sign in to see {what}.", icon=":material/lock:")
         sign_in_form()
         st.stop()
-    if not user.can(action):
-        needed = MINIMUM_ROLE[action].value
-        st.warning(f"You are signed in as {user.name} ({user.role.value}); {what} needs a "
-                   f"{needed} account or above.", icon=":material/lock:")  # fmt: skip
+    if (refusal := role_gate(user, action, what)) is not None:
+        st.warning(refusal, icon=":material/lock:")
         st.stop()
     return user
 

@@ -7,26 +7,20 @@ the page or the pipeline). Other customers' ids are offered only to signed-in st
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
 from pages._auth import current_user
-from pages._ui import (
-    done,
-    empty_kb_notice,
-    get_service,
-    live,
-    render_message,
-    run_page,
-    show_error,
+from pages._chat_next import next_step
+from pages._service import get_service, show_error
+from pages._ui import empty_kb_notice, live, render_message, run_page
+from support_core.chat_view import (
+    customer_choices,
+    earlier_caption,
+    earlier_rows,
+    new_guest_id,
+    new_session_id,
 )
 from support_core.errors import DeskpilotError
-from support_core.views import ChatView, NextStep
-
-
-def new_session_id() -> str:
-    return f"web-{uuid.uuid4().hex[:8]}"
 
 
 def switch_customer() -> None:
@@ -36,35 +30,6 @@ def switch_customer() -> None:
     except DeskpilotError:
         latest = None
     st.session_state.session_id = latest or new_session_id()
-
-
-def next_step(view: ChatView) -> None:
-    """What the customer can do now: wait for a specialist, confirm the answer, or rate."""
-    ticket = view.latest
-    if ticket is None:
-        return
-    if view.step is NextStep.RATED:
-        st.success(f"Your ticket is resolved. You rated it {view.score}/5 — thank you!")
-    elif view.step is NextStep.RATE:
-        with st.container(border=True):
-            st.markdown("**Your ticket is resolved. How did we do?**")
-            stars = st.feedback("stars", key=f"stars_{ticket.ticket_id}")
-            comment = st.text_input("Anything to add? (optional)",
-                                    key=f"comment_{ticket.ticket_id}")  # fmt: skip
-            if st.button("Send rating", type="primary", disabled=stars is None):
-                get_service().desk.rate(ticket.ticket_id, int(stars or 0) + 1, comment)
-                done("Thank you for your rating!")
-    elif view.step is NextStep.WAIT:
-        who = f"{view.owner} has your conversation" if view.owner else "in line"
-        st.info(f"A support specialist will take over from here ({who}). "
-                "Their reply will appear here.", icon=":material/support_agent:")  # fmt: skip
-    elif view.step is NextStep.WITH_SPECIALIST:
-        st.caption("A specialist is handling this conversation; write here if you need more.")
-    elif view.step is NextStep.CONFIRM and st.button(
-        "This solved my problem", icon=":material/check_circle:"
-    ):
-        get_service().desk.customer_confirms(ticket.ticket_id)
-        done("Glad that solved it!")
 
 
 def conversation(customer: str, session: str) -> None:
@@ -93,11 +58,11 @@ def send(customer: str, session: str, text: str) -> None:
 
 def controls() -> tuple[str, str]:
     """Who the customer is and which session they are in; returns (customer, session)."""
-    known = set(get_service().views.customer_ids(current_user()))
+    known = get_service().views.customer_ids(current_user())
+    choices = customer_choices(known, st.session_state.customer_id)
     left, mid, right = st.columns([3, 1, 2], vertical_alignment="bottom")
-    if known:  # staff: pick any customer
-        left.selectbox("Customer id (pick one or type a new one)",
-                       sorted(known | {st.session_state.customer_id}), key="customer_id",
+    if choices:  # staff: pick any customer
+        left.selectbox("Customer id (pick one or type a new one)", choices, key="customer_id",
                        accept_new_options=True, on_change=switch_customer)  # fmt: skip
     else:
         left.text_input("Your customer id", key="customer_id", on_change=switch_customer)
@@ -111,17 +76,15 @@ def controls() -> tuple[str, str]:
 def earlier_conversations(customer: str, session: str) -> None:
     """What the desk remembers about this customer from their other sessions."""
     earlier = get_service().views.earlier_tickets(customer, session)
-    st.caption(f"Session `{session}` · {len(earlier)} earlier conversation(s) "
-               f"remembered for `{customer}`")  # fmt: skip
+    st.caption(earlier_caption(customer, session, earlier))
     if earlier:
         with st.expander("Earlier conversations"):
-            st.dataframe([{"started": f"{t.created_at:%Y-%m-%d %H:%M}", "subject": t.subject,
-                           "status": t.status.value} for t in earlier], hide_index=True)
+            st.dataframe(earlier_rows(earlier), hide_index=True)
 
 
 def main() -> None:
     svc = get_service()
-    st.session_state.setdefault("customer_id", f"guest-{uuid.uuid4().hex[:4]}")
+    st.session_state.setdefault("customer_id", new_guest_id())
     st.session_state.setdefault("session_id", new_session_id())
     st.session_state.setdefault("show_readout", True)
     st.title("Customer chat")

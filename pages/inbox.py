@@ -13,23 +13,16 @@ import streamlit as st
 
 from pages._auth import require_staff
 from pages._inbox_detail import detail
-from pages._ui import duration, get_service, live, run_page, since
+from pages._service import get_service
+from pages._ui import live, run_page
 from support_core.access import Action, Principal
+from support_core.inbox_view import open_ticket, queue_rows
 from support_core.models import Queue
-from support_core.views import InboxRow, InboxView
+from support_core.views import InboxView
 
 OPEN = "inbox_open"  # the handoff id of the open ticket
 TABLE = "inbox_table_key"  # the queue table's current widget key
 QUEUES = [Queue.TIER1, Queue.TIER2, Queue.MANAGER]
-
-
-def sla_label(row: InboxRow) -> str:
-    left = row.sla.seconds_left
-    if row.sla.breached:
-        return f"BREACHED {duration(-left)} ago" if left is not None and left < 0 else "BREACHED"
-    if left is None:
-        return "met"
-    return f"{'AT RISK · ' if row.sla.at_risk else ''}{duration(left)} left"
 
 
 def queue_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -49,18 +42,12 @@ def queue_panel(user: Principal, view: InboxView, queue: Queue | None) -> None:
         st.info("Nothing here right now. Escalated customer conversations appear in this inbox.")
         return
     ids = [r.handoff_id for r in rows]
-    if st.session_state.get(OPEN) not in ids:
-        st.session_state[OPEN] = ids[0]
-    table = [{"": "▶" if r.handoff_id == st.session_state[OPEN] else "",
-              "SLA": sla_label(r), "priority": r.handoff.priority.value,
-              "customer": r.handoff.customer_id + (" (demo)" if r.handoff.is_demo else ""),
-              "waiting": since(r.handoff.created_at), "agent": r.handoff.claimed_by or "",
-              "queue": r.handoff.queue.value, "reason": r.handoff.reason}
-             for r in rows]  # fmt: skip
+    st.session_state[OPEN] = open_ticket(rows, st.session_state.get(OPEN))
     # a new key when the rows change: a selection made on the old order never carries over
     st.session_state[TABLE] = f"queue_{abs(hash(tuple(ids)))}"
     event = st.dataframe(
-        table, hide_index=True, on_select="rerun", selection_mode="single-row",
+        queue_rows(rows, st.session_state[OPEN]), hide_index=True, on_select="rerun",
+        selection_mode="single-row",
         key=st.session_state[TABLE], height=min(38 + 35 * len(rows), 560),
         column_config={"": st.column_config.TextColumn(width=20),
                        "reason": st.column_config.TextColumn(width="large")},

@@ -9,17 +9,17 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._auth import require_staff
-from pages._ui import done, get_service, run_page
+from pages._service import done, get_service
+from pages._ui import run_page
 from support_core.access import Action, Principal, StaffRole
-from support_core.macros import PLACEHOLDERS
+from support_core.team_view import disable_choices, macro_rows, placeholder_help, user_rows
 
 
 def macros(user: Principal) -> None:
     svc = get_service()
     st.subheader("Reply macros")
-    st.caption("Placeholders: " + ", ".join(f"`{{{p}}}`" for p in PLACEHOLDERS)
-               + ". An agent inserts a macro into the reply box and edits it before sending.")
-    rows = [m.model_dump(include={"name", "text", "updated_by"}) for m in svc.views.macros(user)]
+    st.caption(placeholder_help())
+    rows = macro_rows(svc.views.macros(user))
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
     with st.form("macro", clear_on_submit=True):
@@ -34,8 +34,7 @@ def users(user: Principal) -> None:
     staff = get_service().staff_admin  # every call checks that ``user`` is still an admin
     everyone = staff.list(user)
     st.subheader("Users")
-    st.dataframe([u.model_dump(include={"name", "role", "active", "can_sign_in"})
-                  for u in everyone], hide_index=True, width="stretch")  # fmt: skip
+    st.dataframe(user_rows(everyone), hide_index=True, width="stretch")
     with st.form("add_user", clear_on_submit=True):
         cols = st.columns(3)
         name = cols[0].text_input("Name")
@@ -44,7 +43,7 @@ def users(user: Principal) -> None:
         if st.form_submit_button("Add user", type="primary"):
             staff.add(user, name, role, password)
             done(f"Added {role.value} {name.strip()}.")
-    active = [u.name for u in everyone if u.active and u.name != user.name]
+    active = disable_choices(everyone, user.name)
     row = st.container(horizontal=True, vertical_alignment="bottom")
     who = row.selectbox("Disable a user", active, index=None, width=260)
     if who and row.button("Disable"):

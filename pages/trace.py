@@ -12,21 +12,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._auth import require_staff
-from pages._ui import get_service, run_page
+from pages._service import get_service
+from pages._ui import run_page
 from support_core import display
 from support_core.access import Action
 from support_core.models import Ticket
 
 
 def pick_ticket(tickets: list[Ticket]) -> str:
-    labels = {
-        t.ticket_id: f"{t.created_at:%Y-%m-%d %H:%M} · {t.customer_id} · {t.status.value} · "
-        f"{t.subject[:60]}"
-        for t in tickets
-    }
-    wanted = st.query_params.get("ticket")
+    labels = {t.ticket_id: display.ticket_label(t) for t in tickets}
     ids = list(labels)
-    index = ids.index(wanted) if wanted in labels else 0
+    index = display.pick_index(ids, st.query_params.get("ticket"))
     return st.selectbox("Ticket", ids, index=index, format_func=labels.__getitem__)
 
 
@@ -34,7 +30,7 @@ def waterfall(spans: list[dict[str, Any]]) -> None:
     w = display.waterfall(spans)
     fig = go.Figure(go.Bar(
         y=w.labels, x=w.durations, base=w.offsets, orientation="h", hovertext=w.hover,
-        marker_color=["#dc2626" if err else "#2563eb" for err in w.errors],
+        marker_color=w.colors,
         text=[f"{d:.1f} ms" for d in w.durations], textposition="outside",
     ))  # fmt: skip
     fig.update_layout(
@@ -67,11 +63,7 @@ def main() -> None:
         st.stop()
     trace = svc.views.trace(user, pick_ticket(tickets))
     ticket = trace.ticket
-    st.caption(
-        f"Customer `{ticket.customer_id}` · session `{ticket.session_id}` · "
-        f"{ticket.priority.value} priority · now **{ticket.status.value}**"
-        + (" · demo data" if ticket.is_demo else "")
-    )
+    st.caption(display.ticket_caption(ticket))
     for err in ticket.stage_errors:
         st.error(f"Stage **{err.stage}** failed at {err.at:%H:%M:%S}: {err.error}")
     st.subheader("Lifecycle")

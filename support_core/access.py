@@ -75,3 +75,11 @@ def require(principal: Principal | None, action: Action) -> Principal:
             f"{action.value}."
         )
     return principal
+
+
+def role_gate(principal: Principal, action: Action, what: str) -> str | None:
+    """What a signed-in user is told when their role is below ``action``'s; None: let in."""
+    if principal.can(action):
+        return None
+    return (f"You are signed in as {principal.name} ({principal.role.value}); {what} needs a "
+            f"{MINIMUM_ROLE[action].value} account or above.")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from support_core import lifecycle
 from support_core.access import Action, Principal, require
 from support_core.auth import UserStore
+from support_core.citations import renumber, source_number
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
 from support_core.desk_records import DeskEvent, DeskRecords, Macro
@@ -29,8 +30,10 @@ from support_core.models import (
     HandoffStatus,
     InternalNote,
     Message,
+    MessageMetadata,
     Queue,
     Role,
+    Source,
     Ticket,
     TicketStatus,
     utcnow,
@@ -157,17 +160,14 @@ class AgentDesk:
         body = clean_message(text, self.settings.max_message_chars)
         handoff = self._owned(handoff_id, agent)
         body = self.redactor.for_storage(body, f"{handoff.customer_id}/{handoff.session_id}")
-        msg = Message(
-            role=Role.AGENT,
-            content=body,
-            metadata={
-                "ticket_id": handoff.ticket_id,
-                "agent": agent,
-                "session_id": handoff.session_id,
-                **({"cited_articles": list(dict.fromkeys(cited_articles))}
-                   if cited_articles else {}),
-            },
-        )
+        body, sources = reply_sources(body, handoff, cited_articles or ())
+        meta = MessageMetadata(ticket_id=handoff.ticket_id, agent=agent,
+                               session_id=handoff.session_id)
+        if sources:
+            meta.sources = sources
+        if cited_articles:
+            meta.update({"cited_articles": list(dict.fromkeys(cited_articles))})
+        msg = Message(role=Role.AGENT, content=body, metadata=meta)
 
         def add_reply(ticket: Ticket) -> Ticket:  # applied to the ticket as stored now
             ticket.messages.append(msg)
@@ -251,6 +251,24 @@ class AgentDesk:
             return ticket
 
         return self.store.update_ticket(ticket_id, stamped)
+
+
+def reply_sources(
+    text: str, handoff: HandoffPackage, cited_articles: Sequence[str]
+) -> tuple[str, list[Source]]:
+    """The sources an agent's reply cites: the draft's sources whose ``[n]`` markers the agent
+    kept (markers renumbered to the kept ones), then the articles picked as cited that the
+    draft or retrieval knows by title."""
+    draft_sources = handoff.draft.sources if handoff.draft else []
+    text, sources = renumber(text, draft_sources, keep_unknown=True)
+    known = {s.article_id: s for s in draft_sources}
+    for hit in handoff.retrieved:
+        known.setdefault(hit.article_id, Source(article_id=hit.article_id, title=hit.title,
+                                                url=hit.source_url))
+    for article_id in cited_articles:
+        if article_id in known:
+            source_number(sources, known[article_id])
+    return text, sources
 
 
 def _resolved(ticket: Ticket, agent: str, reason: str) -> Ticket:

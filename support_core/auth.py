@@ -65,7 +65,13 @@ SCHEMA = [
 
 
 def sql_store(store: TicketStore | str | Path) -> SqlTicketStore:
-    """The SQL ticket store to keep a module's tables on (a path opens the SQLite one)."""
+    """The SQL ticket store to keep a module's tables on (a path opens the SQLite one; a
+    masking decorator is looked through: these tables hold no customer text, or mask their
+    own through it, see ``DeskRecords``)."""
+    from support_core.adapters.redacting_store import RedactingTicketStore
+
+    if isinstance(store, RedactingTicketStore):
+        store = store.inner
     if isinstance(store, str | Path):
         from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
 

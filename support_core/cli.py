@@ -163,7 +163,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(result.to_public_json())
         return 0
     data = result.to_public_json()
-    print(result.message)
+    print(result.text_with_sources())
     print(
         f"\n[{data['action']}] ticket={data['ticket_id']} confidence={data['confidence']:.2f} "
         f"sentiment={data['sentiment']['level']} "
@@ -231,7 +231,8 @@ def _claim(args: argparse.Namespace, settings: Settings) -> int:
     pkg = _service(settings).desk.claim(args.handoff_id, args.agent)
     print(f"{args.agent} claimed {pkg.handoff_id} (ticket {pkg.ticket_id}).")
     if pkg.draft:
-        print(f"\nAI draft (confidence {pkg.draft.confidence:.2f}):\n{pkg.draft.text}")
+        draft = pkg.draft
+        print(f"\nAI draft (confidence {draft.confidence:.2f}):\n{draft.text_with_sources()}")
     print(f"\nSuggested action: {pkg.suggested_action}")
     return 0
 
@@ -389,9 +390,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("repair")
 def _repair(args: argparse.Namespace, settings: Settings) -> int:
-    from support_core.repair import sweep
-
-    report = sweep(_service(settings).store, args.stuck_seconds or settings.stuck_ticket_seconds)
+    report = _service(settings).repair(args.stuck_seconds)
     if args.json:
         _print_json(report.model_dump(mode="json"))
     else:

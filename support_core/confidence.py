@@ -23,9 +23,9 @@ The combination is a weighted sum, scaled by the hit factor::
 
 Every part enters with a non-negative weight, so confidence never drops when
 any piece of evidence improves. The weights sum to 1, so confidence is in
-[0, 1]. ``answerable`` is ``confidence >= ANSWERABLE_THRESHOLD`` (0.5, the
-default ``Settings.confidence_floor``): with agreement, modest similarity or
-coverage is enough; without it, only a strong match on both passes.
+[0, 1]. ``answerable`` is ``confidence >= threshold``, the configured
+``Settings.confidence_floor`` (default 0.5, ``ANSWERABLE_THRESHOLD``): with agreement,
+modest similarity or coverage is enough; without it, only a strong match on both passes.
 ``bench/abstention.py`` measures how well this separates answerable from
 unanswerable questions.
 """
@@ -38,6 +38,7 @@ from functools import lru_cache
 
 import Stemmer
 
+from support_core.config import Settings
 from support_core.models import ConfidenceEvidence, SearchHit
 
 W_AGREE = 0.4
@@ -47,7 +48,7 @@ DENSE_FLOOR = 0.25  # cosine at or below which similarity counts as no evidence
 DENSE_CEILING = 0.65  # cosine at or above which similarity counts as full evidence
 FULL_HITS = 3
 COVERAGE_HITS = 3  # coverage is measured over this many best hits
-ANSWERABLE_THRESHOLD = 0.5
+ANSWERABLE_THRESHOLD = float(Settings.model_fields["confidence_floor"].default)  # the default
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(

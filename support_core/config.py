@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     history_max_messages: int = Field(500, ge=10, description="History cap per customer.")
 
     # --- escalation rules ----------------------------------------------------------------
-    confidence_floor: float = Field(0.5, ge=0, le=1, description="Below: escalate to tier1.")
+    confidence_floor: float = Field(
+        0.5, ge=0, le=1, description="Below: no answer, escalate to tier1."
+    )
     confidence_threshold: float = Field(
         0.75, ge=0, le=1, description="Below, with high frustration: escalate."
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from support_core.adapters.redacting_store import RedactingTicketStore
 from support_core.adapters.ticket_store_sql import iso
 from support_core.auth import sql_store
 from support_core.errors import InputError, NotFound
@@ -57,10 +58,12 @@ SCHEMA = [
 
 class DeskRecords:
     """The audit log and the macros on the ticket store's database (a path opens the SQLite
-    ticket store on that file)."""
+    ticket store on that file). Given the masking store (as ``wiring`` does), notes, audit
+    details and macros are masked through it before they are written."""
 
     def __init__(self, store: TicketStore | str | Path) -> None:
         self.db = sql_store(store)
+        self.masking = store if isinstance(store, RedactingTicketStore) else None
         with self.db.transaction(lock="desk:schema"):
             for statement in SCHEMA:
                 self.db._exec(statement)
@@ -72,6 +75,9 @@ class DeskRecords:
     # ------------------------------------------------------------------ events
     def record(self, event: DeskEvent, once_key: str | None = None) -> bool:
         """Append ``event``; False when an event with the same ``once_key`` exists already."""
+        if self.masking is not None:
+            event = event.model_copy(update={"detail": self.masking.mask_record(
+                event.detail, event.handoff_id, event.ticket_id)})
         added = self._exec(
             "INSERT INTO desk_events "
             "(event_id, handoff_id, ticket_id, kind, actor, at, detail, once_key) "
@@ -111,6 +117,8 @@ class DeskRecords:
     # ------------------------------------------------------------------ macros
     def save_macro(self, name: str, text: str, by: str) -> Macro:
         name, text = clean_macro_name(name), check_template(text)
+        if self.masking is not None:
+            text = self.masking.mask_macro(text)
         self._exec(
             "INSERT INTO macros (name, text, updated_by, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET text = excluded.text, "

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from support_core.config import Settings
 from support_core.csat import SupportMetrics
 from support_core.desk_records import DeskEvent
 from support_core.models import (
@@ -21,6 +22,7 @@ from support_core.models import (
     IngestResult,
     IngestStatus,
     SearchHit,
+    Ticket,
     TicketStatus,
     Transition,
     utcnow,
@@ -68,6 +70,14 @@ def time_unit(seconds: Iterable[float]) -> tuple[float, str]:
 
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def backend_summary(settings: Settings, articles: int) -> str:
+    """The sidebar's lines: whether answers come from a model, where memory lives, KB size."""
+    llm = (f"on · `{settings.llm_model}`" if settings.llm_enabled
+           else "off · answers quoted from the KB")
+    memory = "Redis" if settings.redis_url else "SQLite"
+    return f"**LLM** {llm}  \n**Memory** {memory}  \n**Knowledge base** {articles} articles"
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -118,6 +128,26 @@ def sla_rows(attainment: dict[str, dict[str, float | int | None]]) -> list[dict[
 
 
 # ----------------------------------------------------------------------------- trace
+ERROR_COLOR, OK_COLOR = "#dc2626", "#2563eb"
+
+
+def ticket_label(t: Ticket) -> str:
+    """How a ticket reads in the trace page's picker."""
+    return (f"{t.created_at:%Y-%m-%d %H:%M} · {t.customer_id} · {t.status.value} · "
+            f"{t.subject[:60]}")
+
+
+def pick_index(ids: list[str], wanted: str | None) -> int:
+    """Where a picker starts: the linked ticket (``?ticket=``) when it is listed, else the top."""
+    return ids.index(wanted) if wanted in ids else 0
+
+
+def ticket_caption(t: Ticket) -> str:
+    return (f"Customer `{t.customer_id}` · session `{t.session_id}` · "
+            f"{t.priority.value} priority · now **{t.status.value}**"
+            + (" · demo data" if t.is_demo else ""))
+
+
 def trail_rows(trail: list[Transition], now: datetime | None = None) -> list[dict[str, str]]:
     """The lifecycle table: each step with how long the ticket stayed in it."""
     rows = []
@@ -164,6 +194,7 @@ class Waterfall:
     offsets: list[float]
     durations: list[float]
     errors: list[bool]
+    colors: list[str]  # red for a failed span
     hover: list[str]
     end: float
     rows: list[dict[str, Any]]
@@ -184,6 +215,7 @@ def waterfall(spans: list[dict[str, Any]]) -> Waterfall:
     return Waterfall(
         labels=[f"{'· ' * _depth(s, by_id)}{s['name']} ({i})" for i, s in enumerate(spans, 1)],
         offsets=offsets, durations=durations, errors=[is_error(s) for s in spans],
+        colors=[ERROR_COLOR if is_error(s) else OK_COLOR for s in spans],
         hover=["<br>".join(f"{k}: {v}" for k, v in s["attributes"].items()) or s["name"]
                for s in spans],
         end=max(o + d for o, d in zip(offsets, durations, strict=True)),
@@ -207,6 +239,12 @@ def upload_summary(results: list[IngestResult]) -> str:
     """``2 added, 1 failed``: the statuses that occurred, in the lifecycle's order."""
     counts = {s: sum(r.status is s for r in results) for s in IngestStatus}
     return ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+
+
+def upload_failures(results: list[IngestResult]) -> list[str]:
+    """One sentence per file that was not ingested, naming it and why (shown as a warning)."""
+    return [f"**{r.source}** was not ingested: {(r.error or '').removeprefix(f'{r.source}: ')}"
+            for r in results if r.status is IngestStatus.FAILED]
 
 
 def upload_rows(results: list[IngestResult]) -> list[dict[str, Any]]:

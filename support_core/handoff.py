@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 
 from support_core.confidence import DENSE_FLOOR, best_hits
-from support_core.config import Settings
 from support_core.errors import InputError
 from support_core.models import (
     ConfidenceEvidence,
@@ -31,7 +30,6 @@ from support_core.models import (
     Ticket,
 )
 
-HIGH_FRUSTRATION = float(Settings.model_fields["frustration_threshold"].default)  # the default
 MAX_HINTS = 2  # more than two suggestions stop being a starting point
 LLM_STAGE = "response.llm"  # the pipeline's stage name for "LLM failed, composer answered"
 _QUOTE_CHARS = 140
@@ -69,9 +67,10 @@ def suggest_action(
     *,
     stage_errors: Sequence[StageError] = (),
     question: str = "",
-    frustration_threshold: float = HIGH_FRUSTRATION,
+    frustration_threshold: float,
 ) -> str:
-    """The agent's first move, most important first, at most ``MAX_HINTS`` sentences."""
+    """The agent's first move, most important first, at most ``MAX_HINTS`` sentences.
+    ``frustration_threshold`` is the configured ``Settings.frustration_threshold``."""
     signals: set[str] = set(sentiment.signals) if sentiment else set()
     failures = [e for e in stage_errors if e.stage != LLM_STAGE]
     hints = [
@@ -167,11 +166,8 @@ def draft_for_agent(draft: Draft | None, hits: Sequence[SearchHit]) -> tuple[Dra
     sources = [Source(article_id=h.article_id, title=h.title, url=h.source_url,
                       heading=" > ".join(h.heading_path)) for h in chosen]
     body = "\n\n".join(f"{_excerpt(h.text)} [{i}]" for i, h in enumerate(chosen, 1))
-    refs = "\n".join(f"[{i}] {s.title}" + (f" — {s.url}" if s.url else "")
-                      for i, s in enumerate(sources, 1))
-    text = f"Hi there,\n\n{body}\n\nSources:\n{refs}"
     return Draft(
-        text=text, confidence=draft.confidence if draft else 0.0, answered=False,
+        text=f"Hi there,\n\n{body}", confidence=draft.confidence if draft else 0.0, answered=False,
         sources=sources, evidence=draft.evidence if draft else ConfidenceEvidence(),
         generator=PASSAGE_GENERATOR,
     ), DRAFT_NOTE_PASSAGES
@@ -191,10 +187,10 @@ def _shorten(text: str) -> str:
 
 def build_handoff_package(
     ticket: Ticket, summary: CustomerSummary, conversation: list[Message],
-    *, frustration_threshold: float = HIGH_FRUSTRATION,
+    *, frustration_threshold: float,
 ) -> HandoffPackage:
     """Everything a human needs, copied so later changes to the ticket cannot alter it.
-    ``frustration_threshold`` is ``Settings.frustration_threshold`` (the pipeline passes it)."""
+    ``frustration_threshold`` is the configured ``Settings.frustration_threshold``."""
     decision = ticket.escalation
     if decision is None:
         raise InputError(

@@ -8,15 +8,16 @@ and appends to ``stage_errors`` when it fails, so whoever reads the ticket later
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 _CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
 
@@ -121,6 +122,36 @@ class ArticleInfo(BaseModel):
     ingested_at: str = ""
 
 
+class Source(BaseModel):
+    """A knowledge-base article a reply cites; a reply's ``[n]`` marker is its n-th source."""
+
+    article_id: str
+    title: str
+    url: str = ""
+    heading: str = ""
+
+
+SOURCES_HEADING = "Sources:"
+# How replies ended before body and sources were kept apart: "\n\nSources:\n[1] Title — url".
+_STORED_SOURCES_BLOCK = re.compile(r"\n+Sources:\n(?:\[\d+\] [^\n]*(?:\n|\Z))+\Z")
+
+
+def with_sources(body: str, sources: Sequence[Source]) -> str:
+    """The body and its numbered source list as one plain text, for edges that print it
+    (the CLI); everywhere else body and sources travel apart."""
+    if not sources:
+        return body
+    lines = [f"[{i}] {s.title}" + (f" — {s.url}" if s.url else "")
+             for i, s in enumerate(sources, start=1)]
+    return "\n\n".join([body, "\n".join([SOURCES_HEADING, *lines])])
+
+
+def without_sources_block(text: str) -> str:
+    """``text`` without the plain-text source list replies carried when stored before
+    sources were kept apart (the list is in the structured sources)."""
+    return _STORED_SOURCES_BLOCK.sub("", text)
+
+
 # ----------------------------------------------------------------------------- conversation
 class Role(str, Enum):
     CUSTOMER = "customer"
@@ -144,7 +175,7 @@ class MessageMetadata(BaseModel):
     session_id: str | None = None
     category: str | None = None  # intake category of a customer message
     topic_articles: list[str] | None = None  # top KB articles it retrieved (same-issue test)
-    sources: list[dict[str, Any]] | None = None  # cited articles of an AI reply
+    sources: list[Source] | None = None  # cited articles of a reply ([n] = n-th source)
     confidence: float | None = None  # readout under a reply
     sentiment_level: str | None = None
     frustration: float | None = None
@@ -179,6 +210,11 @@ class Message(BaseModel):
     @field_serializer("metadata")
     def _only_set_keys(self, metadata: MessageMetadata) -> dict[str, Any]:
         return metadata.as_dict()
+
+    def body(self) -> str:
+        """The text to show beside the structured sources: a reply stored before they were
+        kept apart still ends in a plain "Sources:" list, dropped here."""
+        return without_sources_block(self.content) if self.metadata.sources else self.content
 
 
 class CustomerSummary(BaseModel):
@@ -260,13 +296,6 @@ class SentimentResult(BaseModel):
         return [p for e in self.evidence if e.signal == signal for p in e.phrases]
 
 
-class Source(BaseModel):
-    article_id: str
-    title: str
-    url: str = ""
-    heading: str = ""
-
-
 class ConfidenceEvidence(BaseModel):
     """What the confidence number is made of, so nobody has to trust a model's word."""
 
@@ -291,6 +320,9 @@ class SearchPlan(BaseModel):
 
 
 class Draft(BaseModel):
+    """A reply: ``text`` is the body with compact ``[n]`` markers, ``sources`` the list they
+    number; :meth:`text_with_sources` joins them where plain text is needed."""
+
     text: str
     confidence: float = Field(ge=0.0, le=1.0)
     answered: bool  # False when the KB holds no answer and the draft says so
@@ -302,6 +334,14 @@ class Draft(BaseModel):
     # output guard (support_core/output_guard.py): send, or hold as an agent's draft
     autonomy: Literal["send", "draft_only", "escalate"] = "send"
     guard_failures: list[str] = Field(default_factory=list)
+
+    @field_validator("text")
+    @classmethod
+    def _body_only(cls, text: str) -> str:
+        return without_sources_block(text)  # a draft stored with its list appended
+
+    def text_with_sources(self) -> str:
+        return with_sources(self.text, self.sources)
 
 
 class Queue(str, Enum):
@@ -420,6 +460,13 @@ class PipelineResult(BaseModel):
     action: Literal["auto_reply", "escalated"]
     message: str
     handoff_id: str | None = None
+
+    def text_with_sources(self) -> str:
+        """The reply as plain text with the list of the sources it cites (auto-replies)."""
+        draft = self.ticket.draft
+        if self.action == "auto_reply" and draft is not None:
+            return with_sources(self.message, draft.sources)
+        return self.message
 
     def to_public_json(self) -> dict[str, Any]:
         t = self.ticket

@@ -36,7 +36,7 @@ Action = Literal["send", "draft_only", "escalate"]
 
 LEXICAL_SUPPORT = 0.6  # share of a sentence's content words found in the cited passage
 EMBEDDING_SUPPORT = 0.62  # cosine to the closest passage sentence
-CITATION_MARGIN = 0.3  # another passage supports the sentence this much better: wrong citation
+CITATION_MARGIN = 0.2  # another passage agrees with the claim this much better: wrong citation
 MIN_CONTENT_TERMS = 3  # shorter sentences (greetings, "Does this help?") carry no claim
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -177,56 +177,93 @@ class OutputGuard:
     def _sentence_support(
         self, reply: str, passages: Sequence[SearchHit], untrusted: AbstractSet[int] = frozenset()
     ) -> list[str]:
-        claims: list[tuple[str, list[int]]] = []
-        for sentence in split_sentences(reply):
-            cited = [int(n) for g in _CITATION.findall(sentence) for n in re.findall(r"\d+", g)]
-            bare = _CITATION.sub("", sentence).strip()
-            if bare.endswith("?") or len(content_terms(bare)) < MIN_CONTENT_TERMS:
-                continue
-            claims.append((bare, cited))
+        claims = [(bare, cited) for sentence in split_sentences(reply)
+                  for bare, cited in cited_claims(sentence)
+                  if not bare.endswith("?") and len(content_terms(bare)) >= MIN_CONTENT_TERMS]
         if not claims or not passages:
             return []
         n = len(passages)
         failures: list[str] = []
-        scores = self._scores([c for c, _ in claims], passages)
+        scores, agreement = self._scores([c for c, _ in claims], passages)
         for j in untrusted:
             scores[:, j - 1] = 0.0
-        for (sentence, cited), row in zip(claims, scores, strict=True):
+            agreement[:, j - 1] = 0.0
+        for i, (sentence, cited) in enumerate(claims):
+            row, both = scores[i], agreement[i]
             valid = [c for c in cited if 1 <= c <= n]
             if cited and not valid:
                 failures.append(f"wrong citation: {sentence[:60]!r} cites no given passage")
                 continue
             best = int(np.argmax(row))
-            cited_score = max((row[c - 1] for c in valid), default=row[best])
-            if cited_score >= 1 and row[best] - cited_score < CITATION_MARGIN:
+            if valid:
+                cited_idx = [c - 1 for c in valid]
+                cited_score = max(row[k] for k in cited_idx)
+                # the best passage it does not cite, by both signals together
+                others = [k for k in range(n) if k not in cited_idx]
+                rival = max(others, key=lambda k: both[k], default=None)
+                better = rival is not None and row[rival] >= 1 and (
+                    both[rival] - max(both[k] for k in cited_idx) >= CITATION_MARGIN)
+                if cited_score >= 1 and not better:
+                    continue
+                if rival is not None and row[rival] >= 1:
+                    failures.append(f"wrong citation: {sentence[:60]!r} cites [{valid[0]}], "
+                                    f"supported by [{rival + 1}]")
+                    continue
+            elif row[best] >= 1 or _is_conversational(sentence):
                 continue
-            if valid and row[best] >= 1:
-                failures.append(f"wrong citation: {sentence[:60]!r} cites [{valid[0]}], "
-                                f"supported by [{best + 1}]")
-            elif not cited and _is_conversational(sentence):
-                continue
-            else:
-                failures.append(f"unsupported sentence: {sentence[:60]!r}")
+            failures.append(f"unsupported sentence: {sentence[:60]!r}")
         return failures
 
-    def _scores(self, sentences: list[str], passages: Sequence[SearchHit]) -> np.ndarray:
-        """support[i, j] >= 1 when sentence i is supported by passage j: the larger of content-word
-        overlap / LEXICAL_SUPPORT and best sentence cosine / EMBEDDING_SUPPORT."""
+    def _scores(
+        self, sentences: list[str], passages: Sequence[SearchHit]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Two (sentence x passage) matrices from content-word coverage (share of a sentence's
+        content words in the passage) and the best cosine to one of the passage's sentences:
+
+        * support, >= 1 when the passage supports the sentence: the larger of coverage /
+          LEXICAL_SUPPORT and cosine / EMBEDDING_SUPPORT (either signal may carry it);
+        * agreement, their mean in [0, 1]: how *well* it supports it, used to compare the cited
+          passage with the others (both signals must agree for a rival to win by the margin).
+        """
         terms = [content_terms(f"{p.title} {' '.join(p.heading_path)} {p.text}") for p in passages]
-        lexical = np.array([
-            [len(content_terms(s) & t) / max(1, len(content_terms(s))) / LEXICAL_SUPPORT
-             for t in terms]
+        coverage = np.array([
+            [len(content_terms(s) & t) / max(1, len(content_terms(s))) for t in terms]
             for s in sentences
         ])
         units = [(j, u) for j, p in enumerate(passages) for u in split_sentences(p.text) if u]
         if self.embedder is None or not units:
-            return lexical
+            return coverage / LEXICAL_SUPPORT, coverage
         vectors = self.embedder.embed([*sentences, *(u for _, u in units)])
         sims = vectors[: len(sentences)] @ vectors[len(sentences):].T
-        dense = np.zeros_like(lexical)
+        cosine = np.zeros_like(coverage)
         for k, (j, _) in enumerate(units):
-            dense[:, j] = np.maximum(dense[:, j], sims[:, k] / EMBEDDING_SUPPORT)
-        return np.maximum(lexical, dense)
+            cosine[:, j] = np.maximum(cosine[:, j], sims[:, k])
+        support = np.maximum(coverage / LEXICAL_SUPPORT, cosine / EMBEDDING_SUPPORT)
+        return support, (coverage + np.clip(cosine, 0.0, 1.0)) / 2
+
+
+def cited_claims(sentence: str) -> list[tuple[str, list[int]]]:
+    """A sentence's claims, each with the citation markers that end it: "Reset it in
+    Settings [1] and rotate the key [2]." is two claims, cited [1] and [2]; text after the last
+    marker joins the claim before it unless it is a claim of its own (then it cites nothing).
+    A piece too short to be a claim joins the next one, citations and all."""
+    claims: list[tuple[str, list[int]]] = []
+    pending, pending_cited, last = "", [], 0
+    for m in _CITATION.finditer(sentence):
+        pending += sentence[last:m.start()]
+        pending_cited += [int(n) for n in re.findall(r"\d+", m.group(1))]
+        last = m.end()
+        if len(content_terms(pending)) >= MIN_CONTENT_TERMS:
+            claims.append((pending.strip(), pending_cited))
+            pending, pending_cited = "", []
+    tail = pending + sentence[last:]
+    if claims and len(content_terms(tail)) < MIN_CONTENT_TERMS:
+        text, cited = claims[-1]
+        claims[-1] = (f"{text} {tail.strip()}".strip(), cited + pending_cited)
+    elif tail.strip() or not claims:
+        claims.append((_CITATION.sub("", tail).strip(), pending_cited))
+    return [(re.sub(r"\s+([.,;:!?])", r"\1", text).strip(" ,;:"), cited)
+            for text, cited in claims]
 
 
 _CONVERSATIONAL = re.compile(

@@ -178,7 +178,8 @@ class SupportPipeline:
         log.error("processing %s failed after the message was saved: %s", ticket.ticket_id, detail)
         try:
             stored = escalate_unfinished(
-                self.s.store, ticket.ticket_id, f"Processing failed: {detail}", actor="pipeline"
+                self.s.store, ticket.ticket_id, f"Processing failed: {detail}", actor="pipeline",
+                frustration_threshold=self.settings.frustration_threshold,
             )
         except Exception:  # noqa: BLE001 - report the first failure, not this one
             raise exc from None

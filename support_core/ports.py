@@ -36,7 +36,9 @@ class Embedder(Protocol):
 
 
 class VectorStore(Protocol):
-    """Chunk vectors with metadata. Similarities are cosine (higher is closer)."""
+    """Chunk vectors with metadata. Similarities are cosine (higher is closer). Metadata
+    values are scalars; ``where`` keeps the rows whose metadata equals every key's value
+    (each adapter translates it into its own filter language)."""
 
     def upsert(
         self,

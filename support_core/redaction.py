@@ -182,7 +182,7 @@ def _secrets(text: str) -> list[Finding]:
         if mixed and _KEYISH_NEAR.search(context):
             out.append(Finding("SECRET", m.start(), m.end(), blob))
     for m in _URL_CREDENTIALS.finditer(text):
-        if m.group(3):  # user:password@ -> the password is the secret
+        if m.group(3) and m.group(3) != "***":  # user:password@ (*** is already masked)
             out.append(Finding("SECRET", m.start(3), m.end(3), m.group(3)))
         elif m.group(2) and len(m.group(2)) >= 16:  # token-as-username (https://TOKEN@host)
             out.append(Finding("SECRET", m.start(2), m.end(2), m.group(2)))

@@ -58,17 +58,19 @@ def _escalated(ticket: Ticket, reason: str, stage: str, actor: str) -> Ticket:
 
 
 def escalate_unfinished(
-    store: TicketStore, ticket_id: str, reason: str, stage: str = "pipeline", actor: str = "repair"
+    store: TicketStore, ticket_id: str, reason: str, stage: str = "pipeline", actor: str = "repair",
+    *, frustration_threshold: float,
 ) -> Ticket:
     """Escalate the ticket (unless a human already has it or it is resolved) with ``reason``
-    and make sure an open handoff exists for it."""
+    and make sure an open handoff exists for it. ``frustration_threshold`` is the configured
+    ``Settings.frustration_threshold`` (it shapes the handoff's suggested action)."""
     ticket = store.update_ticket(ticket_id, lambda t: _escalated(t, reason, stage, actor))
     if ticket.status is S.ESCALATED:
-        ensure_handoff(store, ticket)
+        ensure_handoff(store, ticket, frustration_threshold=frustration_threshold)
     return ticket
 
 
-def ensure_handoff(store: TicketStore, ticket: Ticket) -> bool:
+def ensure_handoff(store: TicketStore, ticket: Ticket, *, frustration_threshold: float) -> bool:
     """Queue a handoff for an escalated ticket that has no open one; True when queued."""
     if store.active_handoff(ticket.ticket_id) is not None:
         return False
@@ -76,23 +78,27 @@ def ensure_handoff(store: TicketStore, ticket: Ticket) -> bool:
         ticket = _escalated(ticket.model_copy(update={"status": S.PROCESSING}),
                             "Escalated without a routing decision", "repair", "repair")
     summary = CustomerSummary(customer_id=ticket.customer_id)
-    store.enqueue_handoff(build_handoff_package(ticket, summary, list(ticket.messages)))
+    store.enqueue_handoff(build_handoff_package(ticket, summary, list(ticket.messages),
+                                                frustration_threshold=frustration_threshold))
     return True
 
 
 def sweep(
-    store: TicketStore, stuck_after_seconds: int, now: datetime | None = None
+    store: TicketStore, stuck_after_seconds: int, now: datetime | None = None,
+    *, frustration_threshold: float,
 ) -> RepairReport:
     """Escalate tickets stuck in created/processing for longer than ``stuck_after_seconds``
-    and queue handoffs for escalated tickets that have none."""
+    and queue handoffs for escalated tickets that have none (``frustration_threshold``: the
+    configured ``Settings.frustration_threshold``)."""
     report = RepairReport()
     cut = (now or utcnow()) - timedelta(seconds=stuck_after_seconds)
     for ticket in store.stuck_tickets(cut):
         reason = (f"Left '{ticket.status.value}' for over {stuck_after_seconds} s "
                   "(a crash or timeout); needs a person")
-        escalate_unfinished(store, ticket.ticket_id, reason, stage="repair.sweep")
+        escalate_unfinished(store, ticket.ticket_id, reason, stage="repair.sweep",
+                            frustration_threshold=frustration_threshold)
         report.escalated.append(ticket.ticket_id)
     for ticket in store.escalated_without_handoff():
-        if ensure_handoff(store, ticket):
+        if ensure_handoff(store, ticket, frustration_threshold=frustration_threshold):
             report.requeued.append(ticket.ticket_id)
     return report

@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
-from support_core.confidence import answerable, best_hits, content_terms, score_evidence
+from support_core.citations import renumber, source_number
+from support_core.confidence import (
+    ANSWERABLE_THRESHOLD,
+    answerable,
+    best_hits,
+    content_terms,
+    score_evidence,
+)
 from support_core.errors import LLMError
 from support_core.models import (
     ConfidenceEvidence,
@@ -56,7 +63,6 @@ NOT_COVERED = (
     "I checked our knowledge base and it doesn't cover this, so I won't guess. "
     "A human specialist will follow up here."
 )
-SOURCES_HEADING = "Sources:"
 NO_ANSWER = "NO_ANSWER"
 
 PASSAGE_HITS = 3  # how many of the best hits the composer quotes from
@@ -67,7 +73,6 @@ UNCITED_PENALTY = 0.5  # confidence factor when the model's answer cites no pass
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*`])")
-_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SELF_RATING = re.compile(r"^\s*\**confidence\**\s*[:=].*$", re.IGNORECASE | re.MULTILINE)
 _SOURCES_BLOCK = re.compile(  # a "Sources:" heading line (or "Sources: [1] ...") to the end
     r"^[ \t]*\**sources?\**[ \t]*:\**[ \t]*(?:$|\[).*\Z", re.IGNORECASE | re.MULTILINE | re.DOTALL
@@ -92,9 +97,15 @@ class Responder(Protocol):
 
 # ----------------------------------------------------------------------------- composer
 class GroundedComposer:
-    """Builds replies from retrieved text and fixed template sentences only."""
+    """Builds replies from retrieved text and fixed template sentences only.
+
+    ``answerable_threshold`` is the configured ``Settings.confidence_floor``: below it the
+    router escalates anyway, so the reply says "not covered" instead of answering."""
 
     name = "grounded-composer"
+
+    def __init__(self, answerable_threshold: float = ANSWERABLE_THRESHOLD) -> None:
+        self.answerable_threshold = answerable_threshold
 
     def compose(
         self,
@@ -114,13 +125,12 @@ class GroundedComposer:
         """
         confidence, evidence = score_evidence(question, hits)
         opening_text = opening(sentiment, contact_count, customer_name, conversation)
-        if not hits or not answerable(evidence):
+        if not hits or not answerable(evidence, self.answerable_threshold):
             return self.not_covered(opening_text, confidence, evidence)
         body, sources = _quote(question, hits)
         if not body:
             return self.not_covered(opening_text, confidence, evidence)
-        parts = [opening_text, body, NEXT_STEP, _sources_block(sources)]
-        text = "\n\n".join(p for p in parts if p)  # a follow-up may need no opening
+        text = "\n\n".join(p for p in (opening_text, body, NEXT_STEP) if p)  # maybe no opening
         return Draft(text=text, confidence=confidence, answered=True, sources=sources,
                      evidence=evidence, generator=self.name)
 
@@ -150,7 +160,7 @@ def _quote(question: str, hits: Sequence[SearchHit]) -> tuple[str, list[Source]]
     sources: list[Source] = []
     parts: list[str] = []
     for hit, sentence in picked:
-        marker = _source_number(sources, _source(hit))
+        marker = source_number(sources, _source(hit))
         parts.append(f"{sentence} [{marker}]")
     return (f"{INTRO_PASSAGES}\n{' '.join(parts)}" if parts else ""), sources
 
@@ -239,21 +249,6 @@ def _source(hit: SearchHit) -> Source:
     return Source(article_id=hit.article_id, title=hit.title, url=hit.source_url, heading=heading)
 
 
-def _source_number(sources: list[Source], source: Source) -> int:
-    """1-based number of the source's article, appending it when first cited."""
-    for i, existing in enumerate(sources, start=1):
-        if existing.article_id == source.article_id:
-            return i
-    sources.append(source)
-    return len(sources)
-
-
-def _sources_block(sources: Sequence[Source]) -> str:
-    lines = [f"[{i}] {s.title}" + (f" — {s.url}" if s.url else "") for i, s in
-             enumerate(sources, start=1)]
-    return "\n".join([SOURCES_HEADING, *lines])
-
-
 # ----------------------------------------------------------------------------- LLM responder
 SYSTEM_PROMPT = f"""You are a customer-support agent. Answer the customer's latest message \
 using ONLY the numbered knowledge-base passages in the user message.
@@ -301,7 +296,7 @@ class LLMResponder:
                            summary=summary, contact_count=contact_count,
                            customer_name=customer_name, conversation=conversation)
         confidence, evidence = score_evidence(question, hits)
-        if not hits or not answerable(evidence):
+        if not hits or not answerable(evidence, self.composer.answerable_threshold):
             return fallback()
         passages = best_hits(hits, len(hits))
         messages = build_messages(question, passages, sentiment=sentiment, summary=summary,
@@ -335,7 +330,7 @@ class LLMResponder:
         if not sources:
             confidence = round(confidence * UNCITED_PENALTY, 4)
             sources = _dedupe([_source(h) for h in passages[:PASSAGE_HITS]])
-        return Draft(text=f"{text}\n\n{_sources_block(sources)}", confidence=confidence,
+        return Draft(text=text, confidence=confidence,
                      answered=True, sources=sources, evidence=evidence, generator=generator,
                      tokens_used=reply.tokens_used)
 
@@ -395,20 +390,12 @@ def _strip_model_extras(text: str) -> str:
 
 def _cite(text: str, passages: Sequence[SearchHit]) -> tuple[str, list[Source]]:
     """Renumber the model's [n] (passage numbers) to source numbers; drop invalid markers."""
-    sources: list[Source] = []
-
-    def renumber(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
-        valid = [n for n in numbers if 1 <= n <= len(passages)]
-        mapped = dict.fromkeys(_source_number(sources, _source(passages[n - 1])) for n in valid)
-        return f"[{', '.join(str(m) for m in mapped)}]" if mapped else ""
-
-    cited = _CITATION.sub(renumber, text)
+    cited, sources = renumber(text, [_source(p) for p in passages])
     return re.sub(r"[ \t]+([.,;:!?])", r"\1", cited), sources
 
 
 def _dedupe(sources: Sequence[Source]) -> list[Source]:
     unique: list[Source] = []
     for source in sources:
-        _source_number(unique, source)
+        source_number(unique, source)
     return unique

@@ -12,22 +12,21 @@ one level for display and ordering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from support_core import sla
+from support_core import chat_view, sla
 from support_core.access import Action, Principal, require
+from support_core.chat_view import ChatView
 from support_core.csat import SupportMetrics
 from support_core.desk_records import DeskEvent, Macro
 from support_core.models import (
     HandoffPackage,
     HandoffStatus,
-    Message,
     Priority,
     Queue,
-    Role,
     Ticket,
     TicketStatus,
     Transition,
@@ -62,28 +61,6 @@ class InboxRow:
         left = self.sla.seconds_left if self.sla.seconds_left is not None else float("inf")
         return (self.sla.urgency, PRIORITY_RANK[self.handoff.priority], left,
                 self.handoff.created_at)  # fmt: skip
-
-
-class NextStep(str, Enum):
-    """What the customer can do now, under the conversation."""
-
-    NOTHING = "nothing"  # no ticket yet
-    CONFIRM = "confirm"  # an AI answer awaits: "This solved my problem"
-    WAIT = "wait"  # escalated, nobody has replied yet
-    WITH_SPECIALIST = "with_specialist"  # a specialist is handling it
-    RATE = "rate"  # resolved, not rated yet
-    RATED = "rated"  # resolved and rated
-
-
-@dataclass
-class ChatView:
-    messages: list[Message]
-    tickets: dict[str, Ticket]
-    latest: Ticket | None
-    step: NextStep
-    owner: str | None = None  # the specialist handling it
-    score: int | None = None  # the customer's rating, once rated
-    readouts: dict[int, str] = field(default_factory=dict)  # message index -> AI readout
 
 
 @dataclass
@@ -199,23 +176,15 @@ class DeskViews:
         by_id = {t.ticket_id: t for t in tickets}
         messages = self.svc.desk.conversation(customer_id, session_id)
         latest = tickets[0] if tickets else None
-        view = ChatView(messages, by_id, latest, NextStep.NOTHING)
-        if readout:
-            view.readouts = _readouts(messages, by_id)
-        if latest is None:
-            return view
-        handoff = self.svc.store.active_handoff(latest.ticket_id)
-        if latest.status is TicketStatus.RESOLVED:
-            rating = self.svc.outcomes.rating(latest.ticket_id)
-            view.step = NextStep.RATED if rating else NextStep.RATE
-            view.score = rating.score if rating else None
-        elif handoff is not None:
-            view.owner = handoff.claimed_by
-            escalated = latest.status is TicketStatus.ESCALATED
-            view.step = NextStep.WAIT if escalated else NextStep.WITH_SPECIALIST
-        elif latest.status is TicketStatus.AWAITING_CUSTOMER:
-            view.step = NextStep.CONFIRM
-        return view
+        handoff = self.svc.store.active_handoff(latest.ticket_id) if latest else None
+        rating = (self.svc.outcomes.rating(latest.ticket_id)
+                  if latest and latest.status is TicketStatus.RESOLVED else None)  # fmt: skip
+        return ChatView(
+            messages, by_id, latest, chat_view.next_step(latest, handoff is not None, bool(rating)),
+            owner=handoff.claimed_by if handoff else None,
+            score=rating.score if rating else None,
+            readouts=chat_view.readouts(messages, by_id) if readout else {},
+        )
 
     def chat_signature(self, customer_id: str, session_id: str) -> tuple[int, str]:
         """Changes when a message or status lands in the session (the live check)."""
@@ -254,6 +223,13 @@ class DeskViews:
             tickets=self.ticket_table(since, until, include_demo),
         )
 
+    def learning(
+        self, viewer: Principal | None, since: datetime, until: datetime
+    ) -> dict[str, Any]:
+        """The learning loop's manager panels: first human reply, draft use, CSAT by cause."""
+        require(viewer, Action.VIEW_METRICS)
+        return self.svc.learning.metrics(self.svc.outcomes, since, until)
+
     def sla_attainment(
         self, since: datetime, until: datetime
     ) -> dict[str, dict[str, float | int | None]]:
@@ -273,26 +249,3 @@ class DeskViews:
             for r in rows
         ]  # fmt: skip
 
-
-def _readouts(messages: list[Message], tickets: dict[str, Ticket]) -> dict[int, str]:
-    """The discreet line under an AI reply: its confidence and the customer's mood; the
-    last AI reply of an escalated ticket also says where it went."""
-    last_reply = {m.metadata.get("ticket_id"): i for i, m in enumerate(messages)
-                  if m.role is Role.ASSISTANT}  # fmt: skip
-    out = {}
-    for i, msg in enumerate(messages):
-        ticket = tickets.get(msg.metadata.get("ticket_id", ""))
-        if msg.role is not Role.ASSISTANT or ticket is None:
-            continue
-        parts = []
-        if msg.metadata.get("confidence") is not None:
-            parts.append(f"confidence {msg.metadata['confidence']:.0%}")
-        level, frustration = msg.metadata.get("sentiment_level"), msg.metadata.get("frustration")
-        if level is not None and frustration is not None:
-            parts.append(f"sentiment {level} (frustration {frustration:.2f})")
-        escalation = ticket.escalation
-        if last_reply.get(ticket.ticket_id) == i and escalation and escalation.should_escalate:
-            parts.append(f"escalated to {escalation.queue.value}: {escalation.reason}")
-        if parts:
-            out[i] = " · ".join(parts)
-    return out

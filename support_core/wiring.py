@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from support_core.adapters.redacting_store import RedactingMemory, RedactingTicketStore
 from support_core.agent_desk import AgentDesk
 from support_core.auth import UserStore
 from support_core.config import Settings
@@ -20,8 +21,9 @@ from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.learning.loop import LearningLoop
 from support_core.output_guard import OutputGuard
 from support_core.pipeline import Stages, SupportPipeline
-from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore
-from support_core.redaction import install_log_redaction
+from support_core.ports import Embedder, LLMClient, MemoryStore, TicketStore, VectorStore
+from support_core.redaction import Redactor, install_log_redaction
+from support_core.repair import RepairReport, sweep
 from support_core.responder import GroundedComposer, LLMResponder
 from support_core.sentiment import LLMSentimentAnalyzer, RuleSentimentAnalyzer
 from support_core.sentiment_model import ModelSentimentAnalyzer
@@ -32,10 +34,9 @@ from support_core.views import DeskViews
 FRUSTRATION_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # what support_core/models_data was trained on
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """Local or OpenAI-compatible, always behind the content-hash cache."""
-    from support_core.adapters.embedding_cache import CachedEmbedder
-
+def build_embedder(settings: Settings, *, cached: bool = True) -> Embedder:
+    """Local or OpenAI-compatible, behind the content-hash cache unless ``cached`` is False
+    (a throwaway evaluation index: nothing worth keeping, and vectors exactly as computed)."""
     inner: Embedder
     if settings.embedding_backend == "openai":
         from support_core.adapters.embeddings_openai import OpenAIEmbedder
@@ -45,18 +46,31 @@ def build_embedder(settings: Settings) -> Embedder:
         from support_core.adapters.embeddings_local import LocalEmbedder
 
         inner = LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
+    if not cached:
+        return inner
+    from support_core.adapters.embedding_cache import CachedEmbedder
+
     return CachedEmbedder(inner, settings.embedding_cache_path)
 
 
-def build_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The embedder from settings, and embedded Chroma (or a Chroma server when
-    ``SUPPORT_CHROMA_URL`` is set)."""
+def build_vector_store(settings: Settings) -> VectorStore:
+    """Embedded Chroma in the data dir, or a Chroma server when ``SUPPORT_CHROMA_URL`` is set."""
     from support_core.adapters.chroma_store import ChromaStore
 
-    return KnowledgeBase(settings, build_embedder(settings), ChromaStore.from_settings(settings))
+    return ChromaStore.from_settings(settings)
+
+
+def build_knowledge_base(settings: Settings) -> KnowledgeBase:
+    return KnowledgeBase(settings, build_embedder(settings), build_vector_store(settings))
 
 
 def build_memory(settings: Settings) -> MemoryStore:
+    """Redis when ``SUPPORT_REDIS_URL`` is set, else SQLite; either behind the masking
+    decorator, so every stored message is masked whoever writes it."""
+    return RedactingMemory(_memory_backend(settings), Redactor.from_settings(settings))
+
+
+def _memory_backend(settings: Settings) -> MemoryStore:
     if settings.redis_url:
         from support_core.adapters.memory_redis import RedisMemory
 
@@ -115,7 +129,12 @@ def build_sentiment(
 
 def build_store(settings: Settings) -> TicketStore:
     """PostgreSQL when ``SUPPORT_DATABASE_URL`` is set (a team sharing one desk), else the
-    SQLite file in the data dir."""
+    SQLite file in the data dir; either behind the masking decorator (masking at rest: every
+    free-text field of every write, whoever calls)."""
+    return RedactingTicketStore(_store_backend(settings), Redactor.from_settings(settings))
+
+
+def _store_backend(settings: Settings) -> TicketStore:
     if settings.database_url:
         from support_core.adapters.ticket_store_postgres import PostgresTicketStore
 
@@ -180,7 +199,7 @@ class Service:
     def pipeline(self) -> SupportPipeline:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
-        composer = GroundedComposer()
+        composer = GroundedComposer(answerable_threshold=settings.confidence_floor)
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(
@@ -204,7 +223,8 @@ class Service:
 
     @cached_property
     def records(self) -> DeskRecords:
-        return DeskRecords(self.users.db)  # after the users: an old desk.db is imported first
+        self.users  # noqa: B018 - built first: an old desk.db is imported before we read
+        return DeskRecords(self.store)  # the masking store: notes and macros are masked
 
     @cached_property
     def desk(self) -> AgentDesk:
@@ -221,6 +241,11 @@ class Service:
     @cached_property
     def views(self) -> DeskViews:
         return DeskViews(self)
+
+    def repair(self, stuck_seconds: int | None = None) -> RepairReport:
+        """Escalate tickets a crash left unfinished (app start and ``deskpilot repair``)."""
+        return sweep(self.store, stuck_seconds or self.settings.stuck_ticket_seconds,
+                     frustration_threshold=self.settings.frustration_threshold)
 
     def _intake(self) -> RuleIntake | LLMIntake:
         """The intake for the KB's current categories and products; rebuilt (its keyword

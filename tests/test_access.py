@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support_core.access import Action, Principal, StaffRole, require
+from support_core.access import Action, Principal, StaffRole, require, role_gate
 from support_core.auth import UserStore
 from support_core.errors import AccessDenied, InputError, SignInRequired, SignInThrottled
 from support_core.models import HandoffStatus, Role, utcnow
@@ -200,3 +200,10 @@ def test_the_customer_sees_the_agent_reply_and_what_to_do_next(svc) -> None:
     svc.desk.rate(h.ticket_id, 4)
     rated = svc.views.chat("cust-1", "s1")
     assert (rated.step.value, rated.score) == ("rated", 4)
+
+
+def test_role_gate_names_the_role_a_page_needs() -> None:
+    ana = Principal("ana", StaffRole.AGENT)
+    assert role_gate(ana, Action.VIEW_METRICS, "the metrics") == (
+        "You are signed in as ana (agent); the metrics needs a manager account or above.")
+    assert role_gate(ana, Action.WORK_INBOX, "the inbox") is None

@@ -1,7 +1,7 @@
 """AppTest smoke tests for the Streamlit app: every page renders empty and populated, and
 each page's main action works (send a message, claim and answer, upload, search, filter).
 
-The app builds its service through ``pages._ui.get_service`` (a ``st.cache_resource``).
+The app builds its service through ``pages._service.get_service`` (a ``st.cache_resource``).
 Each test points ``SUPPORT_DATA_DIR`` at its own temporary directory and clears that cache,
 so every test starts from empty stores. Tests that need answers share the session's
 embedded sample KB (``sample_kb`` in conftest) by putting it into the app's own service.

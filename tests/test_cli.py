@@ -172,6 +172,21 @@ def test_ask_json_and_the_human_side(tmp_path, kb_dir, capsys) -> None:
     assert manager["handoffs"] == 1 and manager["first_response_attainment"] == 1.0
 
 
+def test_ask_prints_the_reply_with_its_source_list(tmp_path, kb_dir, capsys) -> None:
+    """Plain text joins body and sources at this edge; the JSON keeps them apart."""
+    data = str(tmp_path / "data")
+    run(capsys, "--data-dir", data, "ingest", str(kb_dir))
+    code, out, _ = run(capsys, "--data-dir", data, "ask", "--customer", "c2",
+                       "How do I rotate my API key?")
+    body, _, listed = out.partition("\n\nSources:\n")
+    assert code == 0 and "[1]" in body
+    assert re.match(r"\[1\] \S", listed)
+    code, out, _ = run(capsys, "--data-dir", data, "ask", "--customer", "c3", "--json",
+                       "How do I rotate my API key?")
+    res = json.loads(out)
+    assert "Sources:" not in res["message"] and res["sources"][0]["title"] in listed
+
+
 def test_sentiment_text_and_file(tmp_path, capsys) -> None:
     code, out, _ = run(capsys, "sentiment", "I will sue you if this is not fixed", "--json")
     assert code == 0 and "legal_threat" in json.loads(out)["signals"]

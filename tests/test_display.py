@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 from support_core import display
-from support_core.models import ArticleInfo, IngestResult, IngestStatus, TicketStatus, Transition
+from support_core.models import (
+    ArticleInfo,
+    IngestResult,
+    IngestStatus,
+    Priority,
+    Ticket,
+    TicketStatus,
+    Transition,
+)
+from tests.conftest import make_settings
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 S = TicketStatus
@@ -53,6 +63,7 @@ def test_spans_are_grouped_by_run_and_drawn_as_a_waterfall() -> None:
     w = display.waterfall(runs[0][1])
     assert w.labels == ["root (1)", "· child (2)"]
     assert w.offsets == [0.0, 20.0] and w.end == 100.0 and w.errors == [False, True]
+    assert w.colors == [display.OK_COLOR, display.ERROR_COLOR]
     assert [r["status"] for r in w.rows] == ["ok", "error"]
 
 
@@ -85,3 +96,35 @@ def test_upload_and_article_rows() -> None:
                          ingested_at="2025-03-01T09:00:00+00:00")]
     row = display.article_rows(infos)[0]
     assert (row["link"], row["file"], row["ingested"]) == (None, "a.md", "2025-03-01 09:00")
+
+
+def test_trace_labels_and_caption_say_whose_ticket_it_is() -> None:
+    t = Ticket(customer_id="cust", session_id="s9", subject="x" * 80, created_at=T0,
+               status=TicketStatus.ESCALATED, priority=Priority.HIGH, is_demo=True)
+    assert display.ticket_label(t) == f"2025-03-01 09:00 · cust · escalated · {'x' * 60}"
+    assert display.ticket_caption(t) == (
+        "Customer `cust` · session `s9` · high priority · now **escalated** · demo data")
+    assert not display.ticket_caption(t.model_copy(update={"is_demo": False})).endswith("data")
+    assert display.pick_index(["a", "b"], "b") == 1
+    assert display.pick_index(["a", "b"], "gone") == display.pick_index(["a"], None) == 0
+
+
+def test_backend_summary_names_the_model_memory_and_kb_size(tmp_path: Path) -> None:
+    off = display.backend_summary(make_settings(tmp_path), 3)
+    assert off == ("**LLM** off · answers quoted from the KB  \n**Memory** SQLite  \n"
+                   "**Knowledge base** 3 articles")
+    on = display.backend_summary(make_settings(tmp_path, llm_model="m1",
+                                               redis_url="redis://127.0.0.1:6379/0"), 0)
+    assert on.startswith("**LLM** on · `m1`  \n**Memory** Redis")
+
+
+def test_upload_failures_name_the_file_and_reason_once() -> None:
+    from support_core.models import IngestResult, IngestStatus
+
+    results = [
+        IngestResult(source="a.md", status=IngestStatus.FAILED,
+                     error="a.md: belongs to another article"),
+        IngestResult(source="b.md", status=IngestStatus.ADDED, title="B", chunks=2),
+    ]
+    assert display.upload_failures(results) == [
+        "**a.md** was not ingested: belongs to another article"]

@@ -114,3 +114,34 @@ def test_dense_and_hybrid_find_every_answer(tiny_corpus: tuple[Path, Path], tmp_
     fixed = evaluate_retrieval(*tiny_corpus, mode="dense", chunker="fixed", settings=settings)
     assert fixed["chunker"] == "fixed" and fixed["recall@5"] == 1.0
     assert not (tmp_path / "app").exists()
+
+
+def test_the_evaluation_index_is_built_by_the_wiring_in_a_throwaway_dir(
+    tiny_corpus: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one wiring point picks the store and the embedder; the evaluation only says where:
+    its own temporary directory, embedded, never the app's Chroma server or cache."""
+    from support_core import wiring
+    from support_core.kb import evaluation
+
+    stores, embedders = [], []
+    real_store = wiring.build_vector_store
+
+    def store(settings):  # type: ignore[no-untyped-def]
+        stores.append(settings)
+        return real_store(settings)
+
+    def embedder(settings, *, cached=True):  # type: ignore[no-untyped-def]
+        embedders.append((settings, cached))
+        return evaluation._NoEmbedder()  # no model needed to check the wiring
+
+    monkeypatch.setattr(wiring, "build_vector_store", store)
+    monkeypatch.setattr(wiring, "build_embedder", embedder)
+    settings = make_settings(tmp_path / "app", chroma_url="http://chroma.invalid:1",
+                             embedding_model="configured-model")
+    result = evaluate_retrieval(*tiny_corpus, mode="dense", settings=settings)
+    assert result["queries"] == 4
+    assert [s.chroma_url for s in stores] == [None]
+    assert stores[0].data_dir != settings.data_dir and not stores[0].data_dir.exists()
+    assert [(s.embedding_model, cached) for s, cached in embedders] == [("configured-model", False)]
+    assert not (tmp_path / "app").exists()

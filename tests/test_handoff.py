@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from support_core import handoff
+from support_core.config import Settings
 from support_core.errors import InputError
 from support_core.handoff import (
     BILLING,
     LEGAL,
     MAX_HINTS,
     NO_DRAFT,
-    build_handoff_package,
     latest_question,
-    suggest_action,
 )
 from support_core.models import (
     ConfidenceEvidence,
     CustomerSummary,
     Draft,
     EscalationDecision,
+    HandoffPackage,
     Message,
     Priority,
     Queue,
@@ -32,6 +35,18 @@ from support_core.models import (
 )
 
 QUESTION = "Why was I charged twice for the March invoice?"
+CONFIGURED = Settings(_env_file=None).frustration_threshold  # type: ignore[call-arg]
+
+
+def suggest_action(*args: Any, frustration_threshold: float = CONFIGURED, **kwargs: Any) -> str:
+    """The handoff's suggestion on a desk configured with the default settings."""
+    return handoff.suggest_action(*args, frustration_threshold=frustration_threshold, **kwargs)
+
+
+def build_handoff_package(ticket: Ticket, summary: CustomerSummary, conversation: list[Message],
+                          frustration_threshold: float = CONFIGURED) -> HandoffPackage:
+    return handoff.build_handoff_package(ticket, summary, conversation,
+                                         frustration_threshold=frustration_threshold)
 
 
 def decision(rule: str = "low_confidence", queue: Queue = Queue.TIER1,
@@ -217,7 +232,8 @@ def test_agent_draft_quotes_the_best_relevant_passages_with_sources() -> None:
     assert draft is not None and draft.generator == "retrieved-passages"
     assert [s.article_id for s in draft.sources] == ["refunds", "invoices"]  # themes: irrelevant
     assert "Refunds go back to the original card. They take 5 days. [1]" in draft.text
-    assert "[2] Invoices — https://help.example/invoices" in draft.text
+    assert "Invoices" not in draft.text and draft.text.endswith("History. [2]")
+    assert "[2] Invoices — https://help.example/invoices" in draft.text_with_sources()
     assert "I checked our knowledge base" not in draft.text
     assert "flag a knowledge-base gap" not in package.suggested_action
     assert '"Refunds"' in package.suggested_action

@@ -293,6 +293,22 @@ def test_chroma_store_returns_similarity(tmp_path: Path, local_embedder: LocalEm
     assert store.query(vectors[0], 2, where={"k": 2})[0][0] == "b"
 
 
+def test_chroma_store_filters_on_every_key_of_where(
+    tmp_path: Path, local_embedder: LocalEmbedder
+) -> None:
+    """The port's ``where`` is plain equality on each key; the adapter speaks Chroma's ``$and``."""
+    store = ChromaStore.from_settings(make_settings(tmp_path))
+    vectors = local_embedder.embed(["refund my invoice", "refund my order", "reset my password"])
+    metas = [{"category": "billing", "product": "web"}, {"category": "billing", "product": "app"},
+             {"category": "account", "product": "web"}]
+    store.upsert(["a", "b", "c"], vectors, ["x", "y", "z"], metas)
+    both = {"category": "billing", "product": "app"}
+    assert [i for i, _ in store.query(vectors[0], 3, where=both)] == ["b"]
+    assert sorted(i for i, _, _ in store.get(where={"product": "web"})) == ["a", "c"]
+    store.delete(where=both)
+    assert sorted(i for i, _, _ in store.get()) == ["a", "c"]
+
+
 def test_local_embedder_vectors_are_normalised(local_embedder: LocalEmbedder) -> None:
     vectors = local_embedder.embed(["one", "two words", ""])
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32

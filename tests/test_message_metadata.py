@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from support_core.models import Message, MessageMetadata, Role
+from support_core.models import Draft, Message, MessageMetadata, Role, Source
 
 OLD_ROW = (
     '{"role": "assistant", "content": "Done.", "timestamp": "2025-03-01T09:00:00+00:00", '
@@ -16,7 +16,7 @@ OLD_ROW = (
 def test_old_rows_load_typed_and_dump_unchanged() -> None:
     msg = Message.model_validate_json(OLD_ROW)
     assert msg.metadata.ticket_id == "tkt_1" and msg.metadata.confidence == 0.8
-    assert msg.metadata.sources == [{"article_id": "kb1", "title": "Refunds"}]
+    assert msg.metadata.sources == [Source(article_id="kb1", title="Refunds")]
     assert msg.metadata["custom"] == {"k": [1]}  # a key another module added
     assert json.loads(msg.model_dump_json())["metadata"] == json.loads(OLD_ROW)["metadata"]
 
@@ -37,3 +37,20 @@ def test_wrong_types_for_known_keys_are_refused() -> None:
 
     with pytest.raises(ValidationError):
         Message(role=Role.AGENT, content="x", metadata={"confidence": "very"})
+
+
+def test_a_reply_stored_with_its_source_list_shows_the_body_only() -> None:
+    """Rows written before body and sources were kept apart still end in "Sources:"."""
+    old = Message.model_validate_json(OLD_ROW.replace(
+        '"Done."', '"Done [1].\\n\\nSources:\\n[1] Refunds \u2014 https://help.example/r"'))
+    assert old.body() == "Done [1]."
+    assert old.content.endswith("https://help.example/r")  # the stored row itself is unchanged
+    no_sources = Message(role=Role.AGENT, content="See below.\n\nSources:\n[1] mine")
+    assert no_sources.body() == no_sources.content  # only a reply with structured sources
+
+
+def test_a_draft_stored_with_its_source_list_loads_as_body_only() -> None:
+    draft = Draft(text="Do this [1].\n\nSources:\n[1] Refunds — https://x.example/r",
+                  confidence=0.8, answered=True, sources=[Source(article_id="r", title="Refunds")])
+    assert draft.text == "Do this [1]."
+    assert draft.text_with_sources() == "Do this [1].\n\nSources:\n[1] Refunds"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from support_core.models import SearchHit
-from support_core.output_guard import OutputGuard
+from support_core.output_guard import OutputGuard, cited_claims, split_sentences
 from support_core.pipeline import HOLDING_REPLY
 from support_core.testing.fake_openai import FakeOpenAIServer, first_sentences, passages
 
@@ -78,6 +78,46 @@ def test_wrong_citation_is_a_draft_for_the_agent(guard: OutputGuard) -> None:
     result = guard.check(reply, PASSAGES)
     assert result.action == "draft_only"
     assert any(f.startswith("wrong citation") for f in result.failures)
+
+
+def test_claims_take_the_markers_that_end_them() -> None:
+    assert cited_claims("Refunds take thirty days here [1] and keys rotate after a day [2].") == [
+        ("Refunds take thirty days here", [1]), ("and keys rotate after a day.", [2])]
+    # no full stop between two cited claims: still two claims
+    assert [c for _, c in cited_claims("Annual plans refund in thirty days [1] Rotate API keys "
+                                       "from the Developer page [2]")] == [[1], [2]]
+    # a marker after the full stop belongs to the sentence before it (split_sentences)
+    assert [cited_claims(s) for s in split_sentences("Plans refund within days. [1] Ok.")] == [
+        [("Plans refund within days.", [1])], [("Ok.", [])]]
+    # a piece too short to be a claim joins the next one
+    assert cited_claims("Go [1] to the billing settings page now [2].") == [
+        ("Go  to the billing settings page now.", [1, 2])]
+
+
+def test_wrong_citation_without_a_full_stop_between_claims(guard: OutputGuard) -> None:
+    reply = ("Annual plans can be refunded within 30 days of purchase [1] "
+             "Open Settings, then Developer, then API keys and choose Rotate next to the key [1]")
+    result = guard.check(reply, PASSAGES)
+    assert result.action == "draft_only"
+    assert any("cites [1], supported by [2]" in f for f in result.failures), result.failures
+
+
+def test_swapped_markers_inside_one_sentence_are_wrong_citations(guard: OutputGuard) -> None:
+    right = ("Annual plans can be refunded within 30 days of purchase [1] and the old key stops "
+             "working after 24 hours [2].")
+    assert guard.check(right, PASSAGES).action == "send"
+    swapped = right.replace("[1]", "[x]").replace("[2]", "[1]").replace("[x]", "[2]")
+    failures = guard.check(swapped, PASSAGES).failures
+    assert sum(f.startswith("wrong citation") for f in failures) == 2, failures
+
+
+def test_a_passage_that_supports_the_claim_as_well_is_a_fair_citation(
+    guard: OutputGuard,
+) -> None:
+    twin = hit(3, "Refund rules", "Annual plans can be refunded within 30 days of purchase, "
+               "as the billing terms say.")
+    reply = "Annual plans can be refunded within 30 days of purchase [2]."
+    assert guard.check(reply, [REFUNDS, twin]).action == "send"
 
 
 def test_unsupported_sentence_is_a_draft(guard: OutputGuard) -> None:

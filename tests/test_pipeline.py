@@ -12,7 +12,16 @@ from datetime import timedelta
 import pytest
 
 from support_core.errors import InputError
-from support_core.models import HandoffStatus, Queue, Role, TicketStatus, shifted_clock
+from support_core.models import (
+    SOURCES_HEADING,
+    HandoffStatus,
+    Queue,
+    Role,
+    SentimentLevel,
+    TicketStatus,
+    shifted_clock,
+    with_sources,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +83,58 @@ def test_returning_customer_history_changes_reply_and_routing(service) -> None:
     assert third.action == "escalated"
     assert third.ticket.escalation.rule in ("repeat_contact", "frustrated_low_confidence")
     assert third.ticket.sentiment.frustration_score > first.ticket.sentiment.frustration_score
+
+
+def test_the_stored_reply_is_the_body_and_its_sources_are_in_the_metadata(service) -> None:
+    result = service.pipeline.process_message("cust-src", "s1", SIMPLE)
+    draft = result.ticket.draft
+    stored = service.store.get_ticket(result.ticket.ticket_id).messages[-1]
+    remembered = service.memory.get_session("cust-src", "s1")[-1]
+    for message in (stored, remembered):
+        assert message.role == Role.ASSISTANT
+        assert message.content == draft.text and "[1]" in message.content
+        assert SOURCES_HEADING not in message.content
+        assert message.metadata.sources == draft.sources  # structured, not text
+    assert all(s.title not in result.message for s in draft.sources)
+    assert result.text_with_sources() == with_sources(result.message, draft.sources)
+    assert f"[1] {draft.sources[0].title}" in result.text_with_sources()
+
+
+def test_an_agent_reply_keeping_a_draft_marker_stores_that_source(service) -> None:
+    result = service.pipeline.process_message(
+        "cust-cite", "s1", "How do I rotate my API key? I want to talk to a human.")
+    assert result.action == "escalated"
+    pkg = service.store.get_handoff(result.handoff_id)
+    assert pkg.draft is not None and pkg.draft.sources and "[1]" in pkg.draft.text
+    service.users.add("alex", "agent", "correct horse battery")
+    service.desk.claim(result.handoff_id, "alex")
+    text = "Rotate it under Settings [1]. Anything else?"
+    service.desk.reply(result.handoff_id, "alex", text)
+    sent = service.desk.conversation("cust-cite", "s1")[-1]
+    assert sent.role == Role.AGENT and sent.content == text
+    assert sent.metadata.sources == [pkg.draft.sources[0]]
+    remembered = service.memory.get_session("cust-cite", "s1")[-1]
+    assert remembered.metadata.sources == sent.metadata.sources
+
+
+def test_the_configured_frustration_threshold_shapes_the_handoffs_suggested_action(
+    service_factory, monkeypatch
+) -> None:
+    """SUPPORT_FRUSTRATION_THRESHOLD reaches the handoff, not only the router."""
+    text = "The export keeps failing and it is annoying. I want to talk to a human."
+    calm_desk = service_factory()
+    first = calm_desk.pipeline.process_message("cust-th", "s1", text)
+    sentiment = first.ticket.sentiment
+    assert first.ticket.escalation.rule == "asked_for_human"
+    assert sentiment.level is not SentimentLevel.ANGRY
+    assert 0.05 < sentiment.frustration_score < calm_desk.settings.frustration_threshold
+    assert "empathy" not in calm_desk.store.get_handoff(first.handoff_id).suggested_action
+
+    monkeypatch.setenv("SUPPORT_FRUSTRATION_THRESHOLD", f"{sentiment.frustration_score - 0.05:.2f}")
+    strict_desk = service_factory()
+    again = strict_desk.pipeline.process_message("cust-th", "s1", text)
+    assert again.ticket.sentiment.frustration_score == sentiment.frustration_score
+    assert "empathy" in strict_desk.store.get_handoff(again.handoff_id).suggested_action
 
 
 def test_seed_exercise_goes_to_the_manager_as_critical(service) -> None:
@@ -233,7 +294,7 @@ def test_redis_memory_is_switched_on_by_settings_alone(service_factory) -> None:
 
     url = os.environ.get("SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     svc = service_factory(redis_url=url)
-    assert isinstance(svc.memory, RedisMemory)
+    assert isinstance(svc.memory.inner, RedisMemory)  # behind the masking decorator
     customer = f"redis-{uuid.uuid4().hex[:8]}"
     try:
         question = "My webhooks keep failing with error WH-104, how do I fix the deliveries?"

@@ -73,7 +73,8 @@ def test_llm_failure_falls_back_to_the_composer_and_is_recorded(service_factory)
     assert t.draft.generator == "grounded-composer" and t.draft.fallback_reason
     assert any(e.stage == "response.llm" for e in t.stage_errors)
     assert result.action == "auto_reply"  # the composer's grounded answer still ships
-    assert "Sources" in result.message
+    assert "Sources" not in result.message and result.ticket.draft.sources
+    assert "Sources:" in result.text_with_sources()
 
 
 def test_model_that_finds_no_answer_leads_to_an_honest_escalation(service_factory) -> None:

@@ -15,6 +15,7 @@ import pytest
 from support_core.adapters.openai_llm import OpenAIChat
 from support_core.confidence import ANSWERABLE_THRESHOLD, score_evidence
 from support_core.models import (
+    SOURCES_HEADING,
     CustomerSummary,
     Message,
     Role,
@@ -30,7 +31,6 @@ from support_core.responder import (
     NEXT_STEP,
     NO_ANSWER_PENALTY,
     NOT_COVERED,
-    SOURCES_HEADING,
     UNCITED_PENALTY,
     GroundedComposer,
     LLMResponder,
@@ -171,10 +171,21 @@ def test_every_quoted_sentence_comes_from_the_hits() -> None:
         assert normalise(piece) in corpus
 
 
+def test_draft_text_is_the_body_and_sources_are_structured() -> None:
+    """The body keeps its [n] markers only; the list lives in ``sources`` and is assembled
+    as plain text by ``text_with_sources`` alone."""
+    draft = GroundedComposer().compose(
+        "Are monthly charges refundable, and how long does a refund take?", policy_hits())
+    assert SOURCES_HEADING not in draft.text and draft.sources
+    assert re.search(r"\[1\]", draft.text)
+    assert all(s.title not in draft.text for s in draft.sources)
+    assert draft.text_with_sources().startswith(draft.text + "\n\n" + SOURCES_HEADING)
+
+
 def test_citations_match_the_sources_list() -> None:
     draft = GroundedComposer().compose(
         "Are monthly charges refundable, and how long does a refund take?", policy_hits())
-    body, sources_block = draft.text.split(SOURCES_HEADING)
+    body, sources_block = draft.text_with_sources().split(SOURCES_HEADING)
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
     assert cited == set(range(1, len(draft.sources) + 1))
     listed = sources_block.strip().splitlines()
@@ -183,6 +194,15 @@ def test_citations_match_the_sources_list() -> None:
         assert line.startswith(f"[{i}] {source.title}")
         assert source.url in line
     assert len({s.article_id for s in draft.sources}) == len(draft.sources)
+
+
+def test_composer_answers_only_above_the_configured_floor() -> None:
+    question = "Are monthly charges refundable, and how long does a refund take?"
+    confidence, _ = score_evidence(question, policy_hits())
+    assert GroundedComposer(answerable_threshold=confidence).compose(
+        question, policy_hits()).answered
+    strict = GroundedComposer(answerable_threshold=min(1.0, confidence + 0.01))
+    assert not strict.compose(question, policy_hits()).answered
 
 
 def test_sources_carry_title_link_and_heading() -> None:
@@ -271,7 +291,8 @@ def test_llm_answer_is_cited_renumbered_and_recorded() -> None:
     assert draft.answered is True
     assert [s.article_id for s in draft.sources] == ["refund-timing"]
     assert "business days [1]." in draft.text and "[2]" not in draft.text
-    assert draft.text.endswith("[1] When refunds arrive — https://help.example/refund-timing")
+    assert draft.text_with_sources().endswith(
+            "[1] When refunds arrive — https://help.example/refund-timing")
     assert draft.generator == "llm:fake-model"
     assert draft.tokens_used > 0
     assert draft.fallback_reason is None
@@ -292,14 +313,15 @@ def test_model_claims_do_not_change_confidence(claim: str) -> None:
     expected, evidence = score_evidence(question, policy_hits())
     assert draft.confidence == expected
     assert draft.evidence == evidence
-    assert "onfidence" not in draft.text.split(SOURCES_HEADING)[0]
+    assert "onfidence" not in draft.text
 
 
 def test_model_written_source_list_is_replaced_by_ours() -> None:
     reply = "Yes, within 14 days [1].\n\nSources:\n[1] Something the model made up"
     draft, _ = run_llm(lambda req: reply, policy_hits())
-    assert "made up" not in draft.text
-    assert draft.text.count(SOURCES_HEADING) == 1
+    assert "made up" not in draft.text_with_sources()
+    assert SOURCES_HEADING not in draft.text and draft.text.endswith("[1].")
+    assert [s.article_id for s in draft.sources] == ["refund-policy"]
 
 
 def test_no_answer_sentinel_becomes_the_honest_not_covered_draft() -> None:

@@ -402,14 +402,14 @@ def test_sweep_escalates_stuck_tickets_and_requeues_invisible_ones(store: Ticket
     orphan = full_ticket(customer_id="c3", session_id="s3")  # escalated, no handoff
     for t in (stuck, fresh, orphan):
         store.save_ticket(t)
-    report = sweep(store, 300, now=T0 + timedelta(hours=1))
+    report = sweep(store, 300, now=T0 + timedelta(hours=1), frustration_threshold=0.7)
     assert report.escalated == [stuck.ticket_id]
     assert set(report.requeued) == {orphan.ticket_id}
     repaired = store.get_ticket(stuck.ticket_id)
     assert repaired.status is S.ESCALATED and "over 300 s" in repaired.escalation.reason  # type: ignore[union-attr]
     assert store.active_handoff(stuck.ticket_id) is not None
     assert store.get_ticket(fresh.ticket_id).status is S.CREATED
-    again = sweep(store, 300, now=T0 + timedelta(hours=1))
+    again = sweep(store, 300, now=T0 + timedelta(hours=1), frustration_threshold=0.7)
     assert again.escalated == [] and again.requeued == []
 
 

@@ -40,6 +40,14 @@ def make_client(settings: Settings) -> Any:
         raise BackendUnavailable(f"Chroma at {settings.chroma_url} is unreachable: {err}") from err
 
 
+def chroma_where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The port's equality filter in Chroma's syntax: several keys need an explicit ``$and``."""
+    clauses = [{key: value} for key, value in (where or {}).items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 class ChromaStore:
     """Chunk vectors, texts and metadata in one Chroma collection."""
 
@@ -81,7 +89,8 @@ class ChromaStore:
     ) -> None:
         if ids is not None and not ids:
             return
-        self._call(self._collection.delete, ids=list(ids) if ids else None, where=where)
+        self._call(self._collection.delete, ids=list(ids) if ids else None,
+                   where=chroma_where(where))
 
     def query(
         self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None = None
@@ -92,7 +101,7 @@ class ChromaStore:
             self._collection.query,
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=n,
-            where=dict(where) if where else None,
+            where=chroma_where(where),
             include=["distances"],
         )
         ids, distances = result["ids"][0], result["distances"][0]
@@ -106,7 +115,7 @@ class ChromaStore:
         result = self._call(
             self._collection.get,
             ids=list(ids) if ids else None,
-            where=dict(where) if where else None,
+            where=chroma_where(where),
             include=["documents", "metadatas"],
         )
         rows = zip(result["ids"], result["documents"], result["metadatas"], strict=True)

@@ -78,8 +78,8 @@ def evaluate_modes(
     articles = load_corpus(corpus_path)
     queries = load_queries(queries_path)
     answerable = [q for q in queries if q["gold_ids"]]
-    if embedder is None:
-        embedder = _NoEmbedder() if set(modes) == {"bm25"} else _local_embedder(settings)
+    if embedder is None and set(modes) == {"bm25"}:
+        embedder = _NoEmbedder()
     with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
         kb = _fresh_kb(settings, embedder, Path(tmp), chunker)
         kb.ingest_articles(articles)
@@ -210,12 +210,16 @@ def fixed_chunker(article: Article, chunk_size: int = 800, chunk_overlap: int = 
 
 
 def _fresh_kb(
-    settings: Settings, embedder: Embedder, tmp: Path, chunker: ChunkerName
+    settings: Settings, embedder: Embedder | None, tmp: Path, chunker: ChunkerName
 ) -> KnowledgeBase:
-    from support_core.adapters.chroma_store import ChromaStore
+    """An index of its own in ``tmp`` (embedded, never the app's store or a shared server),
+    with the configured embedder unless one is given; both come from the wiring."""
+    from support_core.wiring import build_embedder, build_vector_store
 
     local = settings.model_copy(update={"data_dir": tmp, "chroma_url": None})
-    store = ChromaStore.from_settings(local)
+    store = build_vector_store(local)
+    if embedder is None:
+        embedder = build_embedder(local, cached=False)
     if chunker == "fixed":
         return KnowledgeBase(
             local,
@@ -226,12 +230,6 @@ def _fresh_kb(
             fit_to_model=False,
         )
     return KnowledgeBase(local, embedder, store, chunker=chunk_article)
-
-
-def _local_embedder(settings: Settings) -> Embedder:
-    from support_core.adapters.embeddings_local import LocalEmbedder
-
-    return LocalEmbedder(settings.embedding_model, settings.embedding_batch_size)
 
 
 class _NoEmbedder:

@@ -1,10 +1,11 @@
 """The knowledge base: ingest articles, keep them current, and search them.
 
-Storage is split on purpose. The vector store (Chroma) holds every chunk with its vector,
-text and metadata; a small SQLite registry holds one row per article (title, content
-hash, chunk count, when it was ingested). The content hash makes re-ingest cheap and
-exact: an unchanged article is skipped without embedding anything, a changed one loses
-*all* its old chunks before the new ones go in, so a shrunk article leaves nothing stale.
+Storage is split on purpose. The vector store (the ``VectorStore`` port; Chroma in the
+wiring) holds every chunk with its vector, text and metadata; a small SQLite registry holds
+one row per article (title, content hash, chunk count, when it was ingested). The content
+hash makes re-ingest cheap and exact: an unchanged article is skipped without embedding
+anything, a changed one loses *all* its old chunks before the new ones go in, so a shrunk
+article leaves nothing stale.
 
 Search is hybrid. Dense (cosine over chunk vectors) and BM25 each rank
 ``retrieval_candidates`` chunks under the same category/product filter; the candidates are
@@ -512,16 +513,13 @@ def _is_article_file(path: Path) -> bool:
 
 
 def where_filter(category: str | None, product: str | None) -> dict[str, Any] | None:
-    clauses = [
-        {key: value} for key, value in (("category", category), ("product", product)) if value
-    ]
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    """The chunks of one category and/or product (the store's equality filter)."""
+    where = {key: value for key, value in (("category", category), ("product", product)) if value}
+    return where or None
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    """Chroma metadata holds scalars only, so the heading path travels as JSON."""
+    """A vector store's metadata holds scalars only, so the heading path travels as JSON."""
     meta = chunk.model_dump(exclude={"chunk_id", "text", "heading_path"})
     return meta | {"heading_path": json.dumps(chunk.heading_path, ensure_ascii=False)}
 
