@@ -232,7 +232,7 @@ def _current_article(messages: Sequence[Message]) -> tuple[str | None, str]:
         sources = message.metadata.get("sources") or []
         if message.role == Role.ASSISTANT and sources:
             first = sources[0]
-            return str(first.get("article_id")), str(first.get("title") or "")
+            return first.article_id, first.title
         topics = message.metadata.get("topic_articles") or []
         if message.role == Role.CUSTOMER and topics:
             return str(topics[0]), ""
