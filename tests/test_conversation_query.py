@@ -23,7 +23,7 @@ from support_core.kb.conversation_query import (
 )
 from support_core.kb.evaluation import evaluate_retrieval
 from support_core.kb.fusion import fuse_rankings
-from support_core.models import Message, MessageMetadata, Role, SearchHit
+from support_core.models import Message, MessageMetadata, Role, SearchHit, Source
 from tests.conftest import make_settings
 
 ARTICLES = {
@@ -142,7 +142,7 @@ def _message(role: Role, text: str, **meta: Any) -> Message:
 def test_the_current_article_is_the_last_answers_source_else_the_last_turns_topic() -> None:
     cited = [
         _message(Role.CUSTOMER, "first", topic_articles=["a", "b"]),
-        _message(Role.ASSISTANT, "answer", sources=[{"article_id": "b", "title": "B"}]),
+        _message(Role.ASSISTANT, "answer", sources=[Source(article_id="b", title="B")]),
     ]
     assert Conversation.from_messages(cited) == Conversation(("first",), "b", "B")
     held = [*cited, _message(Role.CUSTOMER, "second", topic_articles=["c"]),

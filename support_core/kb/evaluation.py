@@ -232,8 +232,6 @@ def _fresh_kb(
     return KnowledgeBase(local, embedder, store, chunker=chunk_article)
 
 
-
-
 class _NoEmbedder:
     """For BM25-only runs: a constant unit vector, so nothing is encoded."""
 
