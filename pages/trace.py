@@ -64,6 +64,8 @@ def main() -> None:
     trace = svc.views.trace(user, pick_ticket(tickets))
     ticket = trace.ticket
     st.caption(display.ticket_caption(ticket))
+    if plan := display.search_plan_line(ticket):
+        st.caption(plan)
     for err in ticket.stage_errors:
         st.error(f"Stage **{err.stage}** failed at {err.at:%H:%M:%S}: {err.error}")
     st.subheader("Lifecycle")

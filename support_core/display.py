@@ -148,6 +148,20 @@ def ticket_caption(t: Ticket) -> str:
             + (" · demo data" if t.is_demo else ""))
 
 
+def search_plan_line(t: Ticket) -> str | None:
+    """How the last message was searched: alone, or as a follow-up with its context."""
+    plan = t.search_plan
+    if plan is None:
+        return None
+    if not plan.continuation or not plan.context_query:
+        head = f"Searched the latest message on its own ({plan.strategy})"
+    else:
+        topic = f", current article `{plan.current_article}`" if plan.current_article else ""
+        head = (f"Searched as a follow-up with {plan.previous_turns} earlier turn(s){topic}: "
+                f"“{plan.context_query}”")
+    return head + (f" · {plan.reason}" if plan.reason else "")
+
+
 def trail_rows(trail: list[Transition], now: datetime | None = None) -> list[dict[str, str]]:
     """The lifecycle table: each step with how long the ticket stayed in it."""
     rows = []

@@ -131,9 +131,13 @@ class SupportPipeline:
         self.s = stages
         self.thresholds = RouterThresholds.from_settings(settings)
         self.redactor = Redactor.from_settings(settings)
-        embedder = getattr(stages.kb, "embedder", None)
-        self.conversation_search = ConversationSearch(
-            stages.kb, strategy=settings.conversation_search, rrf_k=settings.rrf_k,
+
+    @property
+    def conversation_search(self) -> ConversationSearch:
+        """On the KB stage as it is now (stages may be swapped after construction)."""
+        embedder = getattr(self.s.kb, "embedder", None)
+        return ConversationSearch(
+            self.s.kb, strategy=self.settings.conversation_search, rrf_k=self.settings.rrf_k,
             embed=getattr(embedder, "embed_query", None),
         )
 

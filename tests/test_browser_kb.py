@@ -72,8 +72,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     kb_dir = tmp_path_factory.mktemp("browser-kb")
     (kb_dir / "reset.md").write_bytes(RESET)
     env = app_env(data_dir) | {"SUPPORT_KB_DIR": str(kb_dir)}
-    subprocess.run([sys.executable, "-m", "support_core", "--data-dir", str(data_dir), "ingest",
-                    str(kb_dir)], cwd=ROOT, env=env, check=True, capture_output=True)
+    args = [sys.executable, "-m", "support_core", "--data-dir", str(data_dir), "ingest",
+            str(kb_dir)]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        pytest.fail(f"ingest exited {done.returncode}: {done.stdout[-2000:]} {done.stderr[-3000:]}")
     cli(env, "users", "add", "ada", "--role", "admin", "--password-stdin",
         stdin=helpers.PASSWORD + "\n")
     with streamlit_app(env, data_dir / "streamlit.log") as app:

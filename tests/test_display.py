@@ -128,3 +128,18 @@ def test_upload_failures_name_the_file_and_reason_once() -> None:
     ]
     assert display.upload_failures(results) == [
         "**a.md** was not ingested: belongs to another article"]
+
+
+def test_search_plan_line_says_follow_up_or_alone() -> None:
+    from support_core.models import SearchPlan
+
+    t = Ticket(customer_id="c", session_id="s")
+    assert display.search_plan_line(t) is None
+    t.search_plan = SearchPlan(query="what about my spouse?", context_query="reset password spouse",
+                               continuation=True, current_article="reset", previous_turns=2,
+                               reason="refers back")
+    line = display.search_plan_line(t) or ""
+    assert "follow-up with 2 earlier turn(s)" in line and "`reset`" in line
+    assert "refers back" in line
+    t.search_plan = SearchPlan(query="how do I export invoices?", continuation=False)
+    assert (display.search_plan_line(t) or "").startswith("Searched the latest message on its own")
