@@ -67,11 +67,14 @@ def prf(reply: str, answer: str) -> tuple[float, float, float]:
     return recall, precision, f1
 
 
-def run(limit: int | None, cache_dir: Path | None = None) -> tuple[dict[str, list[tuple[float, float, float]]], dict[str, float]]:
+Scores = dict[str, list[tuple[float, float, float]]]
+
+
+def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[str, float]]:
     data = require_data(DATA) / DATA
     rows = [json.loads(x) for x in (data / QUERIES).read_text(encoding="utf-8").splitlines()
             if x.strip()][:limit]
-    scores: dict[str, list[tuple[float, float, float]]] = {
+    scores: Scores = {
         "pipeline reply": [], "top chunk pasted": [], "lexical composer": []}
     stats: dict[str, list[float]] = {"words": [], "ms": [], "answered": [], "hit1": []}
     with tempfile.TemporaryDirectory(prefix="deskpilot-answers-") as tmp:
@@ -112,8 +115,7 @@ def run(limit: int | None, cache_dir: Path | None = None) -> tuple[dict[str, lis
     return scores, summary
 
 
-def report(scores: dict[str, list[tuple[float, float, float]]], summary: dict[str, float],
-           total_s: float) -> str:
+def report(scores: Scores, summary: dict[str, float], total_s: float) -> str:
     lines = [
         "## Answer quality (reply vs expert answer)", "",
         machine_line("bench/answer_quality.py"), "",
@@ -129,8 +131,8 @@ def report(scores: dict[str, list[tuple[float, float, float]]], summary: dict[st
             lines.append(f"| {name} | {r:.3f} | {p:.3f} | {f:.3f} |")
     lines += [
         "",
-        f"Pipeline replies: {summary['answered']:.0%} answered, median {summary['median_words']:.0f}"
-        f" words, first cited source is a gold article in {summary['hit1']:.0%}; median "
+        f"Pipeline replies: {summary['answered']:.0%} answered, median "
+        f"{summary['median_words']:.0f} words, first cited source is a gold article in {summary['hit1']:.0%}; median "
         f"{summary['p50_ms']:.0f} ms per message (all stages, incl. storage). Index build "
         f"{summary['index_s']:.0f} s; total run {total_s:.0f} s.",
     ]
