@@ -132,7 +132,8 @@ def report(scores: Scores, summary: dict[str, float], total_s: float) -> str:
     lines += [
         "",
         f"Pipeline replies: {summary['answered']:.0%} answered, median "
-        f"{summary['median_words']:.0f} words, first cited source is a gold article in {summary['hit1']:.0%}; median "
+        f"{summary['median_words']:.0f} words, first cited source is a gold article in "
+        f"{summary['hit1']:.0%}; median "
         f"{summary['p50_ms']:.0f} ms per message (all stages, incl. storage). Index build "
         f"{summary['index_s']:.0f} s; total run {total_s:.0f} s.",
     ]
