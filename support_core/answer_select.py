@@ -7,8 +7,8 @@ already used (IDF-weighted shared content words, scaled to 0..1); with an embedd
 few lexically most promising units of each hit plus each hit's lead are also scored by
 cosine similarity between the question and "title > headings: unit" (one batched call,
 the question vector comes from the embedder's cache). The best unit is then extended with
-its following neighbours in the same chunk while they share a content word with the
-question or the unit and the passage stays within ``WORD_BUDGET`` words.
+the earlier sentences of its paragraph and the units that follow it in the same chunk
+while the passage stays within ``WORD_BUDGET`` words.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Passage:
     hit: SearchHit
     text: str
     steps: bool  # a whole numbered-step block (quoted alone, as a list)
+    anchor: str = ""  # the unit that scored best; ``text`` is it with its context
 
 
 def select_passage(
@@ -74,8 +75,8 @@ def select_passage(
     unit = units[best]
     hit = ranked[unit.hit_index]
     if unit.steps:
-        return Passage(hit=hit, text=unit.text, steps=True)
-    return Passage(hit=hit, text=_extend(question, units, best), steps=False)
+        return Passage(hit=hit, text=unit.text, steps=True, anchor=unit.text)
+    return Passage(hit=hit, text=_extend(question, units, best), steps=False, anchor=unit.text)
 
 
 def units_of(text: str, hit_index: int = 0) -> list[Unit]:
@@ -189,16 +190,20 @@ def _heading(hit: SearchHit) -> str:
 
 
 def _extend(question: str, units: Sequence[Unit], best: int) -> str:
-    """The best unit plus following prose units of the same hit while they stay on topic."""
+    """The best unit with the earlier sentences of its paragraph (their context) and the
+    units that follow it in the same chunk (step blocks included), within ``WORD_BUDGET``."""
     anchor = units[best]
-    topic = content_terms(question) | content_terms(anchor.text)
     picked = [anchor]
     words = len(anchor.text.split())
-    for unit in units[best + 1:]:
-        if unit.hit_index != anchor.hit_index or unit.steps:
-            break
+    for unit in reversed(units[:best]):
         n = len(unit.text.split())
-        if words + n > WORD_BUDGET or not content_terms(unit.text) & topic:
+        if unit.paragraph != anchor.paragraph or words + n > WORD_BUDGET:
+            break
+        picked.insert(0, unit)
+        words += n
+    for unit in units[best + 1:]:
+        n = len(unit.text.split())
+        if unit.hit_index != anchor.hit_index or words + n > WORD_BUDGET:
             break
         picked.append(unit)
         words += n

@@ -77,7 +77,8 @@ def test_answering_unit_beats_lexically_similar_distractor(embedder: Embedder) -
     hits = [make_hit("password", "Reset your password", PASSWORD, 0.03, 1)]
     passage = select_passage(question, hits, embedder)
     assert passage is not None
-    assert passage.text.startswith("If the reset email never arrives")
+    assert passage.anchor.startswith("If the reset email never arrives")
+    assert passage.anchor in passage.text
 
 
 def test_no_text_from_a_second_article_is_spliced_in(embedder: Embedder) -> None:
@@ -106,4 +107,4 @@ def test_reply_has_no_sources_list(embedder: Embedder) -> None:
 def test_lexical_fallback_without_embedder_still_quotes(tmp_path: Path) -> None:
     hits = [make_hit("password", "Reset your password", PASSWORD, 0.03, 1)]
     passage = select_passage("Can admins force a password reset for members?", hits, None)
-    assert passage is not None and passage.text.startswith("Admins can force")
+    assert passage is not None and passage.anchor.startswith("Admins can force")
