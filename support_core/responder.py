@@ -2,11 +2,11 @@
 
 Two responders share one call signature (:class:`Responder`):
 
-* :class:`GroundedComposer` needs no model. It quotes the knowledge base:
-  numbered steps verbatim when the best chunk has them, otherwise the few
-  sentences that best cover the question, each with a citation marker, between
-  fixed template sentences (acknowledgement, next step). It cannot invent a
-  fact because it never writes one.
+* :class:`GroundedComposer` needs no model. It quotes the knowledge base: one
+  contiguous passage of one article (a whole numbered-step block, or the sentences that
+  answer the question), chosen by :mod:`support_core.answer_select` with the embedding
+  model when wiring passes one, with one [1] marker, between fixed template sentences
+  (acknowledgement, next step). It cannot invent a fact because it never writes one.
 * :class:`LLMResponder` lets a chat model phrase the answer from the same
   passages, and falls back to the composer whenever the model fails.
 
@@ -17,19 +17,17 @@ the question, the reply says so plainly and a human follows up: no guessing.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
+from support_core.answer_select import select_passage
 from support_core.citations import renumber, source_number
 from support_core.confidence import (
     ANSWERABLE_THRESHOLD,
     answerable,
     best_hits,
-    content_terms,
     score_evidence,
 )
 from support_core.errors import LLMError
@@ -43,7 +41,7 @@ from support_core.models import (
     Source,
 )
 from support_core.output_guard import OutputGuard
-from support_core.ports import LLMClient, LLMReply
+from support_core.ports import Embedder, LLMClient, LLMReply
 from support_core.tone import (  # noqa: F401 - re-exported: the fixed sentences live in tone
     ACK_DEFAULT,
     ACK_FRUSTRATED,
@@ -66,7 +64,6 @@ NOT_COVERED = (
 NO_ANSWER = "NO_ANSWER"
 
 PASSAGE_HITS = 3  # how many of the best hits the composer quotes from
-MAX_SENTENCES = 3
 NO_ANSWER_PENALTY = 0.5  # confidence factor when the model finds no answer in the passages
 UNCITED_PENALTY = 0.5  # confidence factor when the model's answer cites no passage
 
@@ -104,8 +101,11 @@ class GroundedComposer:
 
     name = "grounded-composer"
 
-    def __init__(self, answerable_threshold: float = ANSWERABLE_THRESHOLD) -> None:
+    def __init__(
+        self, answerable_threshold: float = ANSWERABLE_THRESHOLD, embedder: Embedder | None = None
+    ) -> None:
         self.answerable_threshold = answerable_threshold
+        self.embedder = embedder  # picks the answering passage; None = lexical evidence only
 
     def compose(
         self,
@@ -127,7 +127,7 @@ class GroundedComposer:
         opening_text = opening(sentiment, contact_count, customer_name, conversation)
         if not hits or not answerable(evidence, self.answerable_threshold):
             return self.not_covered(opening_text, confidence, evidence)
-        body, sources = _quote(question, hits)
+        body, sources = _quote(question, hits, self.embedder)
         if not body:
             return self.not_covered(opening_text, confidence, evidence)
         text = "\n\n".join(p for p in (opening_text, body, NEXT_STEP) if p)  # maybe no opening
@@ -150,19 +150,17 @@ def opening(
     return opening_line(sentiment, contact_count, customer_name, conversation)
 
 
-def _quote(question: str, hits: Sequence[SearchHit]) -> tuple[str, list[Source]]:
-    """The quoted body with [n] markers, and the sources those markers point to."""
-    ranked = best_hits(hits, PASSAGE_HITS)
-    steps = numbered_steps(ranked[0].text)
-    if steps:
-        return f"{INTRO_STEPS.format(n=1)}\n{steps}", [_source(ranked[0])]
-    picked = _best_sentences(question, ranked)
-    sources: list[Source] = []
-    parts: list[str] = []
-    for hit, sentence in picked:
-        marker = source_number(sources, _source(hit))
-        parts.append(f"{sentence} [{marker}]")
-    return (f"{INTRO_PASSAGES}\n{' '.join(parts)}" if parts else ""), sources
+def _quote(
+    question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None
+) -> tuple[str, list[Source]]:
+    """One contiguous passage of one hit, quoted verbatim with its [1] marker, and its source
+    (:mod:`support_core.answer_select` picks it)."""
+    passage = select_passage(question, hits, embedder)
+    if passage is None:
+        return "", []
+    if passage.steps:
+        return f"{INTRO_STEPS.format(n=1)}\n{passage.text}", [_source(passage.hit)]
+    return f"{INTRO_PASSAGES}\n{passage.text} [1]", [_source(passage.hit)]
 
 
 def numbered_steps(text: str) -> str:
@@ -212,36 +210,6 @@ def _table_row(line: str) -> str:
     """A table row's cells joined by ": "; separator rows (|---|) become empty."""
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     return "" if all(set(c) <= set("-: ") for c in cells) else ": ".join(cells)
-
-
-def _best_sentences(question: str, hits: Sequence[SearchHit]) -> list[tuple[SearchHit, str]]:
-    """1-3 sentences sharing the most content words with the question, in reading order.
-
-    A shared word counts more when fewer candidate sentences contain it (IDF), so
-    "refund" in a refund article does not outweigh the word that picks the passage.
-    """
-    wanted = content_terms(question)
-    candidates = _candidates(hits)
-    terms = [content_terms(sentence) & wanted for _, sentence in candidates]
-    df = Counter(t for ts in terms for t in ts)
-    scores = [sum(math.log(1 + len(candidates) / df[t]) for t in ts) for ts in terms]
-    top = max(scores, default=0.0)
-    if top == 0:  # answerable on titles alone: quote the best hit's lead sentence
-        return candidates[:1]
-    best = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))[:MAX_SENTENCES]
-    return [candidates[i] for i in sorted(best) if scores[i] >= top / 2]
-
-
-def _candidates(hits: Sequence[SearchHit]) -> list[tuple[SearchHit, str]]:
-    """Every quotable sentence of the hits in reading order, each text once."""
-    seen: set[str] = set()
-    out: list[tuple[SearchHit, str]] = []
-    for hit in hits:
-        for sentence in sentences(hit.text):
-            if sentence not in seen:
-                seen.add(sentence)
-                out.append((hit, sentence))
-    return out
 
 
 def _source(hit: SearchHit) -> Source:

@@ -199,7 +199,7 @@ class Service:
     def pipeline(self) -> SupportPipeline:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
-        composer = GroundedComposer(answerable_threshold=settings.confidence_floor)
+        composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder)
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(

@@ -1,0 +1,160 @@
+"""Does the reply a customer reads carry the answer? Scored against expert answers.
+
+Every question of a corpus + queries set (default: the public WixQA expert sample,
+``../shared/data/wixqa_expert_sample``) goes through the full pipeline as a new
+customer (service built by ``support_core.wiring`` in a temporary data dir, corpus
+ingested once). The reply body (``Draft.text``: opening, quoted passage, next-step line,
+``[n]`` markers) is compared with the expert answer in content words, beside two
+replies computed in the same run from the same retrieved hits:
+
+* ``top chunk``: the text of the top retrieved chunk pasted as the reply;
+* ``lexical composer``: ``GroundedComposer`` with no embedder (its fallback path).
+
+Scoring: lowercase ``[a-z0-9]+`` tokens, the confidence module's stopwords removed,
+Snowball-stemmed (``support_core.confidence.content_terms``), compared as *sets*;
+markdown link targets, URLs and ``[n]`` markers are removed first. Recall = share of
+the answer's terms the reply contains, precision = share of the reply's terms in
+the answer, F1 per question, all three averaged over questions (macro).
+
+    .venv/bin/python bench/answer_quality.py [--limit 160]
+
+Writes the "answer-quality" section of docs/benchmarks.md (``--no-write`` to only print).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench.common import machine_line, replace_section, require_data  # noqa: E402
+from support_core.adapters.embedding_cache import CachedEmbedder  # noqa: E402
+from support_core.confidence import content_terms  # noqa: E402
+from support_core.config import Settings  # noqa: E402
+from support_core.kb.evaluation import load_corpus  # noqa: E402
+from support_core.responder import GroundedComposer  # noqa: E402
+from support_core.wiring import build_service  # noqa: E402
+
+DATA = "wixqa_expert_sample"
+QUERIES = "queries_expertwritten_sample160.jsonl"
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_URL = re.compile(r"https?://\S+")
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def terms(text: str) -> set[str]:
+    """Stemmed content words, links and citation markers removed."""
+    return content_terms(_MARKER.sub(" ", _URL.sub(" ", _LINK_TARGET.sub("]", text))))
+
+
+def prf(reply: str, answer: str) -> tuple[float, float, float]:
+    got, want = terms(reply), terms(answer)
+    if not got or not want:
+        return 0.0, 0.0, 0.0
+    common = len(got & want)
+    recall, precision = common / len(want), common / len(got)
+    f1 = 2 * recall * precision / (recall + precision) if common else 0.0
+    return recall, precision, f1
+
+
+Scores = dict[str, list[tuple[float, float, float]]]
+
+
+def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[str, float]]:
+    data = require_data(DATA) / DATA
+    rows = [json.loads(x) for x in (data / QUERIES).read_text(encoding="utf-8").splitlines()
+            if x.strip()][:limit]
+    scores: Scores = {
+        "pipeline reply": [], "top chunk pasted": [], "lexical composer": []}
+    stats: dict[str, list[float]] = {"words": [], "ms": [], "answered": [], "hit1": []}
+    with tempfile.TemporaryDirectory(prefix="deskpilot-answers-") as tmp:
+        settings = Settings(data_dir=Path(tmp), chroma_url=None, redis_url=None,
+                            database_url=None)
+        svc = build_service(settings)
+        if cache_dir is not None:  # re-runs embed nothing; the index time is then a warm cache
+            inner = getattr(svc.kb.embedder, "inner", svc.kb.embedder)
+            svc.kb.embedder = CachedEmbedder(inner, cache_dir / "embedding_cache.db")
+        started = time.perf_counter()
+        svc.kb.ingest_articles(load_corpus(data / "corpus.jsonl"))
+        index_s = time.perf_counter() - started
+        pipeline = svc.pipeline
+        lexical = GroundedComposer(answerable_threshold=settings.confidence_floor)
+        for i, row in enumerate(rows):
+            t0 = time.perf_counter()
+            result = pipeline.process_message(f"answers-{i}", "s1", row["query"])
+            stats["ms"].append((time.perf_counter() - t0) * 1000)
+            ticket, answer = result.ticket, row["answer"]
+            draft = ticket.draft
+            reply = draft.text if draft is not None else result.message
+            hits = ticket.retrieved
+            scores["pipeline reply"].append(prf(reply, answer))
+            scores["top chunk pasted"].append(prf(hits[0].text if hits else "", answer))
+            scores["lexical composer"].append(
+                prf(lexical.compose(row["query"], hits).text, answer))
+            stats["words"].append(len(reply.split()))
+            stats["answered"].append(float(bool(draft and draft.answered)))
+            cited = draft.sources[0].article_id if draft and draft.sources else None
+            stats["hit1"].append(float(cited in set(row.get("gold_ids") or [])))
+    summary = {
+        "index_s": index_s, "n": len(rows),
+        "median_words": statistics.median(stats["words"]) if rows else 0.0,
+        "p50_ms": statistics.median(stats["ms"]) if rows else 0.0,
+        "answered": statistics.fmean(stats["answered"]) if rows else 0.0,
+        "hit1": statistics.fmean(stats["hit1"]) if rows else 0.0,
+    }
+    return scores, summary
+
+
+def report(scores: Scores, summary: dict[str, float], total_s: float) -> str:
+    lines = [
+        "## Answer quality (reply vs expert answer)", "",
+        machine_line("bench/answer_quality.py"), "",
+        f"Data: {DATA} ({summary['n']:.0f} expert-written questions, public WixQA), each "
+        "through the full pipeline as a new customer; the other rows use the same retrieved "
+        "hits. Content-word sets (lowercase, stopwords out, Snowball stems, links and [n] "
+        "markers removed), macro-averaged.", "",
+        "| reply | recall | precision | F1 |", "|---|---:|---:|---:|",
+    ]
+    for name, values in scores.items():
+        if values:
+            r, p, f = (statistics.fmean(v[k] for v in values) for k in range(3))
+            lines.append(f"| {name} | {r:.3f} | {p:.3f} | {f:.3f} |")
+    lines += [
+        "",
+        f"Pipeline replies: {summary['answered']:.0%} answered, median "
+        f"{summary['median_words']:.0f} words, first cited source is a gold article in "
+        f"{summary['hit1']:.0%}; median "
+        f"{summary['p50_ms']:.0f} ms per message (all stages, incl. storage). Index build "
+        f"{summary['index_s']:.0f} s; total run {total_s:.0f} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="keep the embedding cache here between runs (default: a fresh one)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    scores, summary = run(args.limit, args.cache_dir)
+    text = report(scores, summary, time.perf_counter() - started)
+    print(text)
+    if not args.no_write:
+        replace_section("answer-quality", text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
