@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -37,9 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.common import machine_line, replace_section, require_data  # noqa: E402
+from bench.common import machine_line, replace_section, reply_prf, require_data  # noqa: E402
 from support_core.adapters.embedding_cache import CachedEmbedder  # noqa: E402
-from support_core.confidence import content_terms  # noqa: E402
 from support_core.config import Settings  # noqa: E402
 from support_core.kb.evaluation import load_corpus  # noqa: E402
 from support_core.responder import GroundedComposer  # noqa: E402
@@ -47,26 +45,6 @@ from support_core.wiring import build_service  # noqa: E402
 
 DATA = "wixqa_expert_sample"
 QUERIES = "queries_expertwritten_sample160.jsonl"
-_LINK_TARGET = re.compile(r"\]\([^)]*\)")
-_URL = re.compile(r"https?://\S+")
-_MARKER = re.compile(r"\[\d+\]")
-
-
-def terms(text: str) -> set[str]:
-    """Stemmed content words, links and citation markers removed."""
-    return content_terms(_MARKER.sub(" ", _URL.sub(" ", _LINK_TARGET.sub("]", text))))
-
-
-def prf(reply: str, answer: str) -> tuple[float, float, float]:
-    got, want = terms(reply), terms(answer)
-    if not got or not want:
-        return 0.0, 0.0, 0.0
-    common = len(got & want)
-    recall, precision = common / len(want), common / len(got)
-    f1 = 2 * recall * precision / (recall + precision) if common else 0.0
-    return recall, precision, f1
-
-
 Scores = dict[str, list[tuple[float, float, float]]]
 
 
@@ -97,10 +75,10 @@ def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[
             draft = ticket.draft
             reply = draft.text if draft is not None else result.message
             hits = ticket.retrieved
-            scores["pipeline reply"].append(prf(reply, answer))
-            scores["top chunk pasted"].append(prf(hits[0].text if hits else "", answer))
+            scores["pipeline reply"].append(reply_prf(reply, answer))
+            scores["top chunk pasted"].append(reply_prf(hits[0].text if hits else "", answer))
             scores["lexical composer"].append(
-                prf(lexical.compose(row["query"], hits).text, answer))
+                reply_prf(lexical.compose(row["query"], hits).text, answer))
             stats["words"].append(len(reply.split()))
             stats["answered"].append(float(bool(draft and draft.answered)))
             cited = draft.sources[0].article_id if draft and draft.sources else None

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from support_core.confidence import content_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -65,3 +68,24 @@ def replace_section(name: str, body: str, doc: Path = DOC) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text, encoding="utf-8")
+
+
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_URL = re.compile(r"https?://\S+")
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def answer_terms(text: str) -> set[str]:
+    """Stemmed content words of a reply or reference, links and citation markers removed."""
+    return content_terms(_MARKER.sub(" ", _URL.sub(" ", _LINK_TARGET.sub("]", text))))
+
+
+def reply_prf(reply: str, reference: str) -> tuple[float, float, float]:
+    """Recall, precision and F1 of the reference answer's content words in the reply."""
+    got, want = answer_terms(reply), answer_terms(reference)
+    if not got or not want:
+        return 0.0, 0.0, 0.0
+    common = len(got & want)
+    recall, precision = common / len(want), common / len(got)
+    f1 = 2 * recall * precision / (recall + precision) if common else 0.0
+    return recall, precision, f1

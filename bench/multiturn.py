@@ -41,9 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.common import machine_line, replace_section, require_data  # noqa: E402
+from bench.common import machine_line, replace_section, reply_prf, require_data  # noqa: E402
 from support_core import lifecycle  # noqa: E402
-from support_core.confidence import content_terms  # noqa: E402
 from support_core.config import Settings  # noqa: E402
 from support_core.kb.conversation_query import Conversation  # noqa: E402
 from support_core.kb.evaluation import load_corpus  # noqa: E402
@@ -79,16 +78,6 @@ def rows_of(data: Path, collection: str, limit: int) -> list[dict[str, Any]]:
 def settings_for(base: Path, name: str, strategy: str) -> Settings:
     return Settings(_env_file=None, data_dir=base / name,  # type: ignore[call-arg]
                     conversation_search=strategy)
-
-
-def content_f1(reply: str, reference: str) -> tuple[float, float, float]:
-    got, want = content_terms(reply), content_terms(reference)
-    if not got or not want:
-        return 0.0, 0.0, 0.0
-    common = len(got & want)
-    recall, precision = common / len(want), common / len(got)
-    f1 = 2 * recall * precision / (recall + precision) if common else 0.0
-    return recall, precision, f1
 
 
 def close_escalation(svc: Service, ticket_id: str) -> None:
@@ -128,7 +117,7 @@ def play(svc: Service, customer: str, row: dict[str, Any], scores: dict[str, Sco
         bucket.top.append(float(top in gold))
         bucket.cited.append(float(bool(sources) and sources[0].article_id in gold))
     if set(row["answerability"]) & SCORED_ANSWERS:
-        bucket.f1.append(content_f1(result.message, row["answer"]))
+        bucket.f1.append(reply_prf(result.message, row["answer"]))
 
 
 def run_collection(data: Path, collection: str, args: argparse.Namespace, base: Path
