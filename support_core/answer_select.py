@@ -27,9 +27,9 @@ from support_core.ports import Embedder
 
 PASSAGE_HITS = 3  # how many of the best hits are quoted from
 # Latency: the units are encoded per question (MiniLM on 2 cores: 12 units x 40 words ~200 ms,
-# 6 x 20 ~50 ms), and a batch is padded to its longest text; bench/pipeline.py holds the budget.
-EMBED_PER_HIT = 1  # units per hit embedded besides its lead unit
-EMBED_WORDS = 20  # words of a unit (heading path first) the model reads
+# 4 x 26 ~45 ms), and a batch is padded to its longest text; bench/pipeline.py holds the budget.
+EMBED_UNITS = 4  # units embedded per question: each hit's lead, then the lexically best
+EMBED_WORDS = 26  # words of a unit the model reads (after its heading path)
 WORD_BUDGET = 120  # words of the quoted passage, about one help-center answer paragraph
 W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.1  # unit score weights; W_RANK favours better hits
 
@@ -168,20 +168,18 @@ def _rank_prior(hit_index: int) -> float:
 
 
 def _to_embed(units: Sequence[Unit], lexical: Sequence[float]) -> list[int]:
-    """Per hit: its lead unit and its ``EMBED_PER_HIT`` lexically best units."""
-    chosen: set[int] = set()
-    by_hit: dict[int, list[int]] = {}
-    for k, u in enumerate(units):
-        by_hit.setdefault(u.hit_index, []).append(k)
-    for ks in by_hit.values():
-        chosen.add(ks[0])
-        chosen.update(sorted(ks, key=lambda k: (-lexical[k], k))[:EMBED_PER_HIT])
+    """Each hit's lead unit, then the lexically best others, ``EMBED_UNITS`` in all."""
+    leads = {u.hit_index: k for k, u in reversed(list(enumerate(units)))}
+    chosen = set(leads.values())
+    rest = sorted((k for k in range(len(units)) if k not in chosen),
+                  key=lambda k: (-lexical[k], units[k].hit_index, k))
+    chosen.update(rest[:max(0, EMBED_UNITS - len(chosen))])
     return sorted(chosen)
 
 
 def _dense(question: str, units: Sequence[Unit], hits: Sequence[SearchHit],
            embedder: Embedder) -> list[float]:
-    texts = [" ".join(f"{_heading(hits[u.hit_index])}: {u.text}".split()[:EMBED_WORDS])
+    texts = [f"{_heading(hits[u.hit_index])}: {' '.join(u.text.split()[:EMBED_WORDS])}"
              for u in units]
     vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
     query = np.asarray(embedder.embed_query(question), dtype=np.float32)
