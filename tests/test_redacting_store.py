@@ -205,3 +205,44 @@ def test_masker_leaves_identifier_keys_and_masks_nested_text() -> None:
     masked_url = {"error": "model at http://admin:***@host/v1 failed"}  # mask_url_credentials
     assert masker.record(masked_url, "scope") == masked_url
 
+
+
+class _CountingStore(SQLiteTicketStore):
+    """Counts whole-ticket reads: the hot path should not read a ticket back for its scope."""
+
+    reads = 0
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        self.reads += 1
+        return super().get_ticket(ticket_id)
+
+
+def test_span_writes_reuse_the_scope_of_the_ticket_just_saved(tmp_path: Path) -> None:
+    inner = _CountingStore(tmp_path / "t.db")
+    store = RedactingTicketStore(inner, Redactor())
+    ticket = Ticket(customer_id="c", session_id="s1", subject="hello")
+    ticket.messages.append(Message(role=Role.CUSTOMER, content=f"key {STRIPE}"))
+    store.save_ticket(ticket)
+    span = {"trace_id": "t" * 32, "span_id": "s" * 16, "name": "stage",
+            "start": "2026-01-01T00:00:00", "end": "2026-01-01T00:00:01", "duration_ms": 1.0,
+            "attributes": {"input.text": f"again {STRIPE}"}, "status": "ok"}
+    store.save_spans(ticket.ticket_id, [span])
+    assert inner.reads == 0  # scope known from the save
+    assert "[SECRET-1]" in json.dumps(store.spans(ticket.ticket_id))  # same scope, same number
+
+    # A reopened ticket moves to a new session: the next writes use the new conversation's book.
+    moved = store.update_ticket(ticket.ticket_id, lambda t: t.model_copy(
+        update={"session_id": "s2"}))
+    assert moved.session_id == "s2"
+    other = "sk_live_ZZZZ39HqLyjWDarjtT1zdp7d"
+    store.save_spans(ticket.ticket_id, [span | {
+        "span_id": "u" * 16, "attributes": {"input.text": f"{other} then {STRIPE}"}}])
+    texts = [s["attributes"]["input.text"] for s in store.spans(ticket.ticket_id)]
+    assert "[SECRET-1] then [SECRET-2]" in texts  # numbered afresh in session s2's scope
+
+    # A ticket this process never wrote (another instance saved it) is read once for its scope.
+    fresh = RedactingTicketStore(inner, Redactor())
+    reads = inner.reads
+    fresh.save_spans(ticket.ticket_id, [span | {"span_id": "v" * 16}])
+    fresh.save_spans(ticket.ticket_id, [span | {"span_id": "w" * 16}])
+    assert inner.reads == reads + 1

@@ -24,6 +24,7 @@ texts already seen clean are remembered, so re-saving a long ticket costs little
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -65,6 +66,7 @@ IDENTIFIER_KEYS = frozenset({
 WRITTEN_BY_SYSTEM = frozenset({"draft", "retrieved", "sources"})
 SYSTEM_ROLES = frozenset({Role.ASSISTANT.value, Role.SYSTEM.value})
 CLEAN_MEMO = 20_000  # digests of texts known to need no masking
+SCOPE_MEMO = 4_096  # ticket id -> conversation scope, learned from this process's own writes
 
 
 def conversation_scope(customer_id: str, session_id: str) -> str:
@@ -179,14 +181,40 @@ class RedactingTicketStore(_Masking[TicketStore]):
     :meth:`mask_record`.
     """
 
+    def __init__(self, inner: TicketStore, redactor: Redactor) -> None:
+        super().__init__(inner, redactor)
+        self._scopes: OrderedDict[str, str] = OrderedDict()
+        self._scopes_lock = threading.Lock()
 
     # ------------------------------------------------------------------ scopes
     def scope_of_ticket(self, ticket_id: str) -> str:
+        """The ticket's conversation scope.
+
+        Spans, handoff messages and ratings name only the ticket; reading the whole ticket
+        back for its customer and session cost one extra read per message on the hot path.
+        Every ticket write through this wrapper records its scope, so the process that
+        just saved a ticket (the one that writes its spans) never reads it again; a reopened
+        ticket that moved to a new session is saved before anything else is written for it,
+        which replaces the entry. A miss (a ticket written by another process) reads it."""
+        with self._scopes_lock:
+            scope = self._scopes.get(ticket_id)
+            if scope is not None:
+                self._scopes.move_to_end(ticket_id)
+                return scope
         try:
             ticket = self.inner.get_ticket(ticket_id)
         except NotFound:
             return f"ticket:{ticket_id}"
-        return conversation_scope(ticket.customer_id, ticket.session_id)
+        return self._remember_scope(ticket)
+
+    def _remember_scope(self, ticket: Ticket) -> str:
+        scope = conversation_scope(ticket.customer_id, ticket.session_id)
+        with self._scopes_lock:
+            self._scopes[ticket.ticket_id] = scope
+            self._scopes.move_to_end(ticket.ticket_id)
+            while len(self._scopes) > SCOPE_MEMO:
+                self._scopes.popitem(last=False)
+        return scope
 
     def scope_of_handoff(self, handoff_id: str, ticket_id: str | None = None) -> str:
         try:
@@ -208,14 +236,19 @@ class RedactingTicketStore(_Masking[TicketStore]):
     # ------------------------------------------------------------------ tickets (writes)
     def save_ticket(self, ticket: Ticket) -> None:
         self.inner.save_ticket(self.masker.ticket(ticket))
+        self._remember_scope(ticket)
 
     def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
-        return self.inner.update_ticket(ticket_id, lambda t: self.masker.ticket(change(t)))
+        saved = self.inner.update_ticket(ticket_id, lambda t: self.masker.ticket(change(t)))
+        self._remember_scope(saved)
+        return saved
 
     def save_changes(self, base: Ticket, mine: Ticket) -> Ticket:
         # base is masked too (a copy), so the merge compares like with like
         scope = conversation_scope(base.customer_id, base.session_id)
-        return self.inner.save_changes(self.masker.model(base, scope), self.masker.ticket(mine))
+        saved = self.inner.save_changes(self.masker.model(base, scope), self.masker.ticket(mine))
+        self._remember_scope(saved)
+        return saved
 
     def session_lock(self, customer_id: str, session_id: str) -> AbstractContextManager[None]:
         return self.inner.session_lock(customer_id, session_id)
