@@ -3,10 +3,12 @@
 Candidate units are the sentences (prose, table rows, list items) and whole numbered-step
 blocks of the best few hits, each hit on its own: a passage never crosses from one chunk,
 let alone one article, into another. Every unit gets the lexical evidence the composer
-already used (IDF-weighted shared content words, scaled to 0..1); with an embedder, the
-few lexically most promising units of each hit plus each hit's lead are also scored by
-cosine similarity between the question and "title > headings: unit" (one batched call,
-the question vector comes from the embedder's cache). The best unit is then extended with
+already used (IDF-weighted shared content words, scaled to 0..1); with an embedder, every
+unit is also scored by cosine similarity between the question and "title > headings: unit".
+Those unit vectors are embedded once at ingest (``unit_texts``, stored by the knowledge
+base, ``support_core.kb.unit_vectors``), so a question costs one matrix product; a KB built
+before that falls back to embedding a few units per question (each hit's lead and the
+lexically most promising). The best unit is then extended with
 the earlier sentences of its paragraph and the units that follow it in the same chunk
 while the passage stays within ``WORD_BUDGET`` words.
 """
@@ -27,12 +29,16 @@ from support_core.models import SearchHit
 from support_core.ports import Embedder
 
 PASSAGE_HITS = 3  # how many of the best hits are quoted from
-# Latency: the units are encoded per question (MiniLM on 2 cores: 12 units x 40 words ~200 ms,
-# 4 x 26 ~45 ms), and a batch is padded to its longest text; bench/pipeline.py holds the budget.
-EMBED_UNITS = 4  # units embedded per question: each hit's lead, then the lexically best
+# Fallback latency (KB without stored units): units encoded per question cost MiniLM on 2 cores
+# ~45 ms for 4 x 26 words (12 x 40: ~200 ms); bench/pipeline.py holds the budget.
+EMBED_UNITS = 4  # fallback: units embedded per question: each hit's lead, then lexically best
 EMBED_WORDS = 26  # words of a unit the model reads (after its heading path)
 WORD_BUDGET = 120  # words of the quoted passage, about one help-center answer paragraph
-W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.1  # unit score weights; W_RANK favours better hits
+# Unit score weights; W_RANK favours better hits. Retrieval ranks whole chunks well (hybrid,
+# article-fused), so it outweighs one sentence's similarity: on WixQA the chunk holding the
+# best-scoring unit scored below the top hit itself (F1 0.412 vs 0.428) at W_RANK 0.1;
+# 0.4 lifts the selected passage 0.406 -> 0.417 (bench/answer_quality.py).
+W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.4
 
 # chunk ids -> (units_key of the embedded texts, their vectors), for the chunks that have them
 UnitLookup = Callable[[Sequence[str]], Mapping[str, tuple[str, np.ndarray]]]

@@ -78,6 +78,13 @@ class UnitVectors:
         return [r[0] for r in rows]
 
     def count(self) -> int:
+        """Chunks with stored units."""
         with self._lock:
             return int(self._db.conn.execute("SELECT COUNT(*) FROM unit_vectors").fetchone()[0])
+
+    def count_units(self) -> int:
+        """Unit vectors stored, over all chunks."""
+        with self._lock:
+            row = self._db.conn.execute("SELECT COALESCE(SUM(n), 0) FROM unit_vectors").fetchone()
+        return int(row[0])
 
