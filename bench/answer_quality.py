@@ -38,6 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import machine_line, replace_section, reply_prf, require_data  # noqa: E402
 from support_core.adapters.embedding_cache import CachedEmbedder  # noqa: E402
+from support_core.answer_select import select_passage  # noqa: E402
 from support_core.config import Settings  # noqa: E402
 from support_core.kb.evaluation import load_corpus  # noqa: E402
 from support_core.responder import GroundedComposer  # noqa: E402
@@ -48,12 +49,16 @@ QUERIES = "queries_expertwritten_sample160.jsonl"
 Scores = dict[str, list[tuple[float, float, float]]]
 
 
-def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[str, float]]:
+def run(limit: int | None, cache_dir: Path | None = None,
+        units: bool = True) -> tuple[Scores, dict[str, float]]:
     data = require_data(DATA) / DATA
     rows = [json.loads(x) for x in (data / QUERIES).read_text(encoding="utf-8").splitlines()
             if x.strip()][:limit]
     scores: Scores = {
-        "pipeline reply": [], "top chunk pasted": [], "lexical composer": []}
+        "pipeline reply": [], "top chunk pasted": [], "lexical composer": [],
+        "pipeline reply, answered questions only": [],
+        "top chunk pasted, same answered questions": [],
+        "passage selection on the top hits, ignoring abstention": []}
     stats: dict[str, list[float]] = {"words": [], "ms": [], "answered": [], "hit1": []}
     with tempfile.TemporaryDirectory(prefix="deskpilot-answers-") as tmp:
         settings = Settings(data_dir=Path(tmp), chroma_url=None, redis_url=None,
@@ -62,11 +67,14 @@ def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[
         if cache_dir is not None:  # re-runs embed nothing; the index time is then a warm cache
             inner = getattr(svc.kb.embedder, "inner", svc.kb.embedder)
             svc.kb.embedder = CachedEmbedder(inner, cache_dir / "embedding_cache.db")
+        if not units:  # a KB built before passage units were stored: embedded per question
+            svc.kb.unit_texts = None
         started = time.perf_counter()
         svc.kb.ingest_articles(load_corpus(data / "corpus.jsonl"))
         index_s = time.perf_counter() - started
         pipeline = svc.pipeline
         lexical = GroundedComposer(answerable_threshold=settings.confidence_floor)
+        stored = getattr(svc.kb, "unit_vectors", None)
         for i, row in enumerate(rows):
             t0 = time.perf_counter()
             result = pipeline.process_message(f"answers-{i}", "s1", row["query"])
@@ -79,6 +87,14 @@ def run(limit: int | None, cache_dir: Path | None = None) -> tuple[Scores, dict[
             scores["top chunk pasted"].append(reply_prf(hits[0].text if hits else "", answer))
             scores["lexical composer"].append(
                 reply_prf(lexical.compose(row["query"], hits).text, answer))
+            if draft is not None and draft.answered:
+                scores["pipeline reply, answered questions only"].append(scores[
+                    "pipeline reply"][-1])
+                scores["top chunk pasted, same answered questions"].append(scores[
+                    "top chunk pasted"][-1])
+            passage = select_passage(row["query"], hits, svc.kb.embedder, stored)
+            scores["passage selection on the top hits, ignoring abstention"].append(
+                reply_prf(passage.text if passage else "", answer))
             stats["words"].append(len(reply.split()))
             stats["answered"].append(float(bool(draft and draft.answered)))
             cited = draft.sources[0].article_id if draft and draft.sources else None
@@ -123,10 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="keep the embedding cache here between runs (default: a fresh one)")
+    parser.add_argument("--no-units", action="store_true",
+                        help="store no passage units at ingest (the query-time fallback)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    scores, summary = run(args.limit, args.cache_dir)
+    scores, summary = run(args.limit, args.cache_dir, units=not args.no_units)
     text = report(scores, summary, time.perf_counter() - started)
     print(text)
     if not args.no_write:

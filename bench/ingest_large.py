@@ -48,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=1.0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--skip-no-units", action="store_true",
+                        help="skip the comparison ingest that stores no passage units")
     args = parser.parse_args()
 
     from support_core.config import Settings
@@ -55,7 +57,8 @@ def main() -> None:
 
     text = make_article(args.mb)
     data = text.encode()
-    with tempfile.TemporaryDirectory() as raw_dir, tempfile.TemporaryDirectory() as ingest_dir:
+    with tempfile.TemporaryDirectory() as raw_dir, tempfile.TemporaryDirectory() as ingest_dir, \
+            tempfile.TemporaryDirectory() as plain_dir:
         settings = Settings(_env_file=None, data_dir=Path(raw_dir))  # type: ignore[call-arg]
         kb = build_knowledge_base(settings)
         encoder = kb.embedder.inner  # type: ignore[attr-defined]
@@ -76,12 +79,23 @@ def main() -> None:
         result = kb2.ingest_upload("handbook.md", data,
                                    progress=lambda done, total, _: ticks.append(done))
         full = time.perf_counter() - t0
+        units = kb2.units.count_units()
+        plain = None
+        if not args.skip_no_units:  # as before passage units were stored at ingest
+            kb3 = build_knowledge_base(Settings(_env_file=None, data_dir=Path(plain_dir)))  # type: ignore[call-arg]
+            kb3.unit_texts = None
+            t0 = time.perf_counter()
+            kb3.ingest_upload("handbook.md", data)
+            plain = time.perf_counter() - t0
         limit = settings.max_upload_mb
         t0 = time.perf_counter()
         over = kb2.ingest_upload("huge.md", b"x" * (limit * 1024 * 1024 + 1))
         refuse_ms = 1000 * (time.perf_counter() - t0)
 
     status = f"status {result.status.value}"
+    plain_row = "" if plain is None else (
+        f"| the same ingest storing no passage units (before they were stored) | {plain:.1f} s,"
+        f" {plain / raw:.2f}x the raw encoder |\n")
     body = f"""## Large inputs: a {len(data) / 1e6:.2f} MB Markdown article
 
 {machine_line("bench/ingest_large.py")}
@@ -91,8 +105,9 @@ def main() -> None:
 | chunks | {len(chunks)} (chunking alone {chunk_seconds:.2f} s) |
 | raw encoder on the chunk texts (no cache) | {raw:.1f} s |
 | full `ingest_upload` (load, chunk, flag, encode, Chroma, registry) | {full:.1f} s, {status} |
+| passage units embedded at ingest (for answer selection) | {units} |
 | ingest / raw encoder | {full / raw:.2f}x (target < 3x) |
-| progress callbacks during the ingest | {len(ticks)} |
+{plain_row}| progress callbacks during the ingest | {len(ticks)} |
 | upload over the {limit} MB limit refused in | {refuse_ms:.1f} ms: "{over.error}" |
 
 Chunking and the rest of ingest are linear in the input; the encoder dominates. On this shared

@@ -3,20 +3,23 @@
 Candidate units are the sentences (prose, table rows, list items) and whole numbered-step
 blocks of the best few hits, each hit on its own: a passage never crosses from one chunk,
 let alone one article, into another. Every unit gets the lexical evidence the composer
-already used (IDF-weighted shared content words, scaled to 0..1); with an embedder, the
-few lexically most promising units of each hit plus each hit's lead are also scored by
-cosine similarity between the question and "title > headings: unit" (one batched call,
-the question vector comes from the embedder's cache). The best unit is then extended with
+already used (IDF-weighted shared content words, scaled to 0..1); with an embedder, every
+unit is also scored by cosine similarity between the question and "title > headings: unit".
+Those unit vectors are embedded once at ingest (``unit_texts``, stored by the knowledge
+base, ``support_core.kb.unit_vectors``), so a question costs one matrix product; a KB built
+before that falls back to embedding a few units per question (each hit's lead and the
+lexically most promising). The best unit is then extended with
 the earlier sentences of its paragraph and the units that follow it in the same chunk
 while the passage stays within ``WORD_BUDGET`` words.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +29,19 @@ from support_core.models import SearchHit
 from support_core.ports import Embedder
 
 PASSAGE_HITS = 3  # how many of the best hits are quoted from
-# Latency: the units are encoded per question (MiniLM on 2 cores: 12 units x 40 words ~200 ms,
-# 4 x 26 ~45 ms), and a batch is padded to its longest text; bench/pipeline.py holds the budget.
-EMBED_UNITS = 4  # units embedded per question: each hit's lead, then the lexically best
+# Fallback latency (KB without stored units): units encoded per question cost MiniLM on 2 cores
+# ~45 ms for 4 x 26 words (12 x 40: ~200 ms); bench/pipeline.py holds the budget.
+EMBED_UNITS = 4  # fallback: units embedded per question: each hit's lead, then lexically best
 EMBED_WORDS = 26  # words of a unit the model reads (after its heading path)
 WORD_BUDGET = 120  # words of the quoted passage, about one help-center answer paragraph
-W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.1  # unit score weights; W_RANK favours better hits
+# Unit score weights; W_RANK favours better hits. Retrieval ranks whole chunks well (hybrid,
+# article-fused), so it outweighs one sentence's similarity: on WixQA the chunk holding the
+# best-scoring unit scored below the top hit itself (F1 0.412 vs 0.428) at W_RANK 0.1;
+# 0.4 lifts the selected passage 0.406 -> 0.417 (bench/answer_quality.py).
+W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.4
+
+# chunk ids -> (units_key of the embedded texts, their vectors), for the chunks that have them
+UnitLookup = Callable[[Sequence[str]], Mapping[str, tuple[str, np.ndarray]]]
 
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -56,30 +66,49 @@ class Passage:
 
 
 def select_passage(
-    question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None
+    question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None,
+    stored: UnitLookup | None = None, *, embed_units: int | None = EMBED_UNITS,
 ) -> Passage | None:
-    """The contiguous passage of one hit that best answers ``question``, or None."""
+    """The contiguous passage of one hit that best answers ``question``, or None.
+
+    ``stored`` looks up unit vectors embedded at ingest (``KnowledgeBase.unit_vectors``);
+    hits without them (a KB built before units were stored) have ``embed_units`` of their
+    units embedded now (None: all of them, as at ingest)."""
     ranked = best_hits(hits, PASSAGE_HITS)
-    units = [u for i, h in enumerate(ranked) for u in units_of(h.text, i)]
+    per_hit = [units_of(h.text, i) for i, h in enumerate(ranked)]
+    units = [u for hit_units in per_hit for u in hit_units]
     if not units:
         return None
     lexical = _lexical(question, units)
     score = [lexical[k] + W_RANK * _rank_prior(u.hit_index) for k, u in enumerate(units)]
     if embedder is not None:
-        picked = _to_embed(units, lexical)
-        dense = _dense(question, [units[k] for k in picked], ranked, embedder)
-        score = [W_LEX * lexical[k] + W_RANK * _rank_prior(u.hit_index) for k, u in
-                 enumerate(units)]
-        for k, sim in zip(picked, dense, strict=True):
-            score[k] += W_DENSE * sim
-        for k in set(range(len(units))) - set(picked):
-            score[k] = -1.0  # not embedded: not comparable
+        dense = _dense(question, ranked, per_hit, lexical, embedder, stored, embed_units)
+        score = [W_LEX * lexical[k] + W_RANK * _rank_prior(u.hit_index) + W_DENSE * d
+                 if d is not None else -1.0  # not embedded: not comparable
+                 for k, (u, d) in enumerate(zip(units, dense, strict=True))]
     best = max(range(len(units)), key=lambda k: (score[k], -k))
     unit = units[best]
     hit = ranked[unit.hit_index]
     if unit.steps:
         return Passage(hit=hit, text=unit.text, steps=True, anchor=unit.text)
     return Passage(hit=hit, text=_extend(question, units, best), steps=False, anchor=unit.text)
+
+
+def unit_texts(title: str, heading_path: Sequence[str], text: str) -> list[str]:
+    """What the model reads for each unit of a chunk, in ``units_of`` order: the heading
+    path as context, then the unit's first ``EMBED_WORDS`` words. Ingest embeds exactly
+    these, so stored and query-time vectors are interchangeable."""
+    return _embed_texts(title, heading_path, units_of(text))
+
+
+def units_key(texts: Sequence[str]) -> str:
+    """Identifies the exact unit texts a stored matrix was computed from."""
+    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:24]
+
+
+def _embed_texts(title: str, heading_path: Sequence[str], units: Sequence[Unit]) -> list[str]:
+    heading = _heading(title, heading_path)
+    return [f"{heading}: {' '.join(u.text.split()[:EMBED_WORDS])}" for u in units]
 
 
 def units_of(text: str, hit_index: int = 0) -> list[Unit]:
@@ -167,28 +196,52 @@ def _rank_prior(hit_index: int) -> float:
     return 1.0 - hit_index / PASSAGE_HITS
 
 
-def _to_embed(units: Sequence[Unit], lexical: Sequence[float]) -> list[int]:
-    """Each hit's lead unit, then the lexically best others, ``EMBED_UNITS`` in all."""
+def _to_embed(units: Sequence[Unit], lexical: Sequence[float], limit: int | None) -> list[int]:
+    """Each hit's lead unit, then the lexically best others, ``limit`` in all (None: all)."""
+    if limit is None:
+        return list(range(len(units)))
     leads = {u.hit_index: k for k, u in reversed(list(enumerate(units)))}
     chosen = set(leads.values())
     rest = sorted((k for k in range(len(units)) if k not in chosen),
                   key=lambda k: (-lexical[k], units[k].hit_index, k))
-    chosen.update(rest[:max(0, EMBED_UNITS - len(chosen))])
+    chosen.update(rest[:max(0, limit - len(chosen))])
     return sorted(chosen)
 
 
-def _dense(question: str, units: Sequence[Unit], hits: Sequence[SearchHit],
-           embedder: Embedder) -> list[float]:
-    texts = [f"{_heading(hits[u.hit_index])}: {' '.join(u.text.split()[:EMBED_WORDS])}"
-             for u in units]
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+def _dense(
+    question: str, hits: Sequence[SearchHit], per_hit: Sequence[Sequence[Unit]],
+    lexical: Sequence[float], embedder: Embedder, stored: UnitLookup | None,
+    embed_units: int | None,
+) -> list[float | None]:
+    """Cosine of the question with each unit: stored vectors where their key matches the
+    texts derived now, the rest embedded at query time (a limited few), None if neither."""
     query = np.asarray(embedder.embed_query(question), dtype=np.float32)
-    return [float(x) for x in vectors @ query]
+    found = stored([h.chunk_id for h in hits]) if stored is not None else {}
+    dense: list[float | None] = []
+    todo: list[tuple[int, str]] = []  # (position in dense, text) still to embed
+    for hit, units in zip(hits, per_hit, strict=True):
+        texts = _embed_texts(hit.title, hit.heading_path, units)
+        row = found.get(hit.chunk_id)
+        if row is not None and row[0] == units_key(texts) and row[1].shape[0] == len(units):
+            dense.extend(float(x) for x in row[1] @ query)
+        else:
+            todo.extend((len(dense) + j, t) for j, t in enumerate(texts))
+            dense.extend([None] * len(units))
+    if todo:
+        flat = [u for units in per_hit for u in units]
+        positions = [p for p, _ in todo]
+        pick = _to_embed([flat[p] for p in positions], [lexical[p] for p in positions],
+                         embed_units)
+        texts = [todo[i][1] for i in pick]
+        vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+        for i, sim in zip(pick, vectors @ query, strict=True):
+            dense[positions[i]] = float(sim)
+    return dense
 
 
-def _heading(hit: SearchHit) -> str:
-    path = [h for h in hit.heading_path if h != hit.title]
-    return " > ".join([hit.title, *path])
+def _heading(title: str, heading_path: Sequence[str]) -> str:
+    path = [h for h in heading_path if h != title]
+    return " > ".join([title, *path])
 
 
 def _extend(question: str, units: Sequence[Unit], best: int) -> str:

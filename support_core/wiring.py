@@ -199,7 +199,8 @@ class Service:
     def pipeline(self) -> SupportPipeline:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
-        composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder)
+        composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder,
+                                    units=getattr(self.kb, "unit_vectors", None))
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import sqlite_utils
 from pydantic import BaseModel
 
+from support_core.answer_select import unit_texts, units_key
 from support_core.config import Settings
 from support_core.errors import DeskpilotError, IngestError, NotFound
 from support_core.kb.bm25 import BM25Index
@@ -45,6 +46,7 @@ from support_core.kb.safety import (
     identity_conflict,
     text_diff,
 )
+from support_core.kb.unit_vectors import UnitVectors
 from support_core.models import (
     Article,
     ArticleInfo,
@@ -57,6 +59,7 @@ from support_core.ports import Embedder, VectorStore
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Chunker = Callable[[Article, int, int], list[Chunk]]
+UnitTexts = Callable[[str, Sequence[str], str], list[str]]  # (title, headings, text) -> texts
 Progress = Callable[[int, int, str], None]
 CHUNKER_VERSION = "structured-1"  # bump when chunking changes so re-ingest re-chunks
 
@@ -74,6 +77,7 @@ class KnowledgeBase:
         chunker: Chunker = chunk_article,
         chunker_version: str = CHUNKER_VERSION,
         fit_to_model: bool = True,
+        units: UnitTexts | None = unit_texts,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -88,6 +92,8 @@ class KnowledgeBase:
         self._lock = threading.RLock()
         self._catalogue: _Catalogue | None = None
         self.flags = PassageFlags(self._db)
+        self.unit_texts = units  # None: no passage units stored (answers embed them per query)
+        self.units = UnitVectors(self._db, self._lock)
 
     @property
     def _articles(self) -> sqlite_utils.db.Table:
@@ -197,7 +203,8 @@ class KnowledgeBase:
         progress: Progress | None = None, check_identity: bool = False,
     ) -> list[IngestResult]:
         """Several articles, embedded together in batches; results in the same order.
-        ``progress(done, total, "embedding")`` is called per batch of chunks. Files (uploads,
+        ``progress(done, total, "embedding")`` is called per batch of chunks, then
+        ``"embedding passages"`` per batch of their passage units. Files (uploads,
         paths) are checked against other articles' source_url and title (``check_identity``);
         programmatic corpora (evaluation sets, which may share titles) are not."""
         sources = sources or [a.source_path or a.source_url or a.article_id for a in articles]
@@ -209,14 +216,18 @@ class KnowledgeBase:
             if todo:
                 texts = [c.embedding_text() for p in todo for c in p.chunks]
                 vectors = self._embed_in_batches(texts, progress)
+                units = self._embed_units([c for p in todo for c in p.chunks], progress)
                 start = 0
                 for plan in todo:
-                    self._replace(plan, vectors[start : start + len(plan.chunks)])
-                    start += len(plan.chunks)
+                    end = start + len(plan.chunks)
+                    self._replace(plan, vectors[start:end], units[start:end])
+                    start = end
                 self._catalogue = None
         return [p.result for p in plans]
 
-    def _embed_in_batches(self, texts: list[str], progress: Progress | None) -> Any:
+    def _embed_in_batches(
+        self, texts: list[str], progress: Progress | None, phase: str = "embedding"
+    ) -> Any:
         """Embed in slices so a 1 MB article reports progress instead of one silent call."""
         if progress is None or len(texts) <= EMBED_SLICE:
             return self.embedder.embed(texts)
@@ -224,10 +235,32 @@ class KnowledgeBase:
 
         parts = []
         for start in range(0, len(texts), EMBED_SLICE):
-            progress(start, len(texts), "embedding")
+            progress(start, len(texts), phase)
             parts.append(self.embedder.embed(texts[start: start + EMBED_SLICE]))
-        progress(len(texts), len(texts), "embedding")
+        progress(len(texts), len(texts), phase)
         return np.vstack(parts)
+
+    def _embed_units(
+        self, chunks: Sequence[Chunk], progress: Progress | None
+    ) -> list[tuple[str, str, Any]]:
+        """Each chunk's passage units (``answer_select.unit_texts``) embedded in one batch
+        with the others, so answering a question needs only the question's vector."""
+        if self.unit_texts is None:
+            return [(c.chunk_id, "", None) for c in chunks]
+        per_chunk = [self.unit_texts(c.title, c.heading_path, c.text) for c in chunks]
+        flat = [t for texts in per_chunk for t in texts]
+        vectors: Any = (self._embed_in_batches(flat, progress, "embedding passages")
+                        if flat else None)
+        rows, start = [], 0
+        for chunk, texts in zip(chunks, per_chunk, strict=True):
+            matrix = vectors[start:start + len(texts)] if texts else None
+            rows.append((chunk.chunk_id, units_key(texts), matrix))
+            start += len(texts)
+        return rows
+
+    def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """Stored passage-unit vectors of these chunks: ``chunk_id -> (key, matrix)``."""
+        return self.units.get(chunk_ids)
 
     def _ingest_group(
         self, group: list[tuple[str, Article]], replace: bool | None = None,
@@ -284,8 +317,9 @@ class KnowledgeBase:
             chunks = fit_to_token_limit(chunks, count_tokens, int(max_tokens))
         return chunks
 
-    def _replace(self, plan: _Plan, vectors: Any) -> None:
-        """All old chunks go first, so an article that shrank leaves none behind."""
+    def _replace(self, plan: _Plan, vectors: Any, units: Sequence[tuple[str, str, Any]]) -> None:
+        """All old chunks (and their unit vectors) go first, so an article that shrank
+        leaves none behind."""
         chunks = plan.chunks
         self.store.delete(where={"article_id": plan.article.article_id})
         self.store.upsert(
@@ -296,6 +330,8 @@ class KnowledgeBase:
         )
         self._save_registry(plan.article, plan.digest, len(chunks))
         self.flags.replace_article(plan.article.article_id, plan.flagged)
+        self.units.replace_article(
+            plan.article.article_id, [row for row in units if row[2] is not None])
 
     def _content_hash(self, article: Article) -> str:
         """Anything that would change the stored chunks: content, chunking and model."""
@@ -319,6 +355,7 @@ class KnowledgeBase:
             self.store.delete(where={"article_id": article_id})
             self._articles.delete(article_id)
             self.flags.delete_article(article_id)
+            self.units.delete_article(article_id)
             self._catalogue = None
 
     def flagged_passages(self, *, include_approved: bool = False) -> list[dict[str, Any]]:
