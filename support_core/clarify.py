@@ -172,6 +172,9 @@ def resolve(answer: str, options: Sequence[Topic], max_terms: int = 6) -> Topic 
     answer: the conversation then goes on as usual."""
     if not options:
         return None
+    exact = [o for o in options if o.label.strip().lower() == answer.strip().lower()]
+    if exact:  # the chat's button sends the label itself
+        return exact[0]
     words = _WORDS.findall(answer.lower())
     if len(words) <= 4:  # "the second one", "2", "the last": a short ordinal answer
         for index, names in _ORDINALS:
