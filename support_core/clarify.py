@@ -10,16 +10,15 @@ article the next turn answers from.
 Everything here is measured, not guessed from wording lists (thresholds in
 :class:`~support_core.config.Settings`, ``SUPPORT_CLARIFY_*``):
 
-* **vague**: with no article in view, the message has at most ``clarify_max_terms``
-  stemmed content words (``confidence.content_terms``) or a referring word ("it", "this",
-  ``conversation_query.refers_back``) that points at nothing named yet; with an article in
-  view (a follow-up), only a referring word the search could not settle (below);
-* **candidates of different topics the search cannot choose between**: either the
-  best-scored article of another title is within ``clarify_margin`` (relative) of the top
-  article's fused score, or the router found no confident answer (``low_confidence``, which
-  is also required for a follow-up); each named topic has evidence of its own (a cosine of
-  at least ``clarify_min_similarity`` or a keyword match), so an off-topic question still
-  gets "not covered";
+* **vague**: a referring word ("it", "this", ``conversation_query.refers_back``) the
+  search could not settle; or, with no article in view yet, at most ``clarify_max_terms``
+  stemmed content words (``confidence.content_terms``) or a referring word at all;
+* **candidates of different topics the search cannot choose between**: the best-scored
+  article of another title is within ``clarify_margin`` (relative) of the top article, on
+  the fused score and on the dense cosine; or, for a referring word, the router found no
+  confident answer (``low_confidence``); each named topic has evidence of its own (a
+  cosine of at least ``clarify_min_similarity`` or a keyword match), so an off-topic
+  question still gets "not covered";
 * **not fixed by the conversation**: a continuation whose top article is the article the
   conversation already has in view is never clarified;
 * **never twice in a row**: the previous AI message was not a clarifying question;
@@ -49,6 +48,10 @@ from support_core.models import (
 
 RULE = "clarify"
 REPLACEABLE = frozenset({"auto_reply", "low_confidence"})  # what a question may stand in for
+# Words that stand for a thing named elsewhere (English pronouns and demonstratives); the
+# continuation adverbs ``refers_back`` also accepts ("again", "still") name no thing.
+REFERENTS = frozenset("it its it's this these those they them their he she him her his "
+                      "that".split())
 LABEL_WORDS = 10  # an untitled article is named by the first words of its text
 _ORDINALS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (0, ("first", "1st", "1", "former", "top")),
@@ -109,7 +112,9 @@ def candidates(hits: Sequence[SearchHit], thresholds: Thresholds, *, close: bool
     """Articles of *different* topics (labels) with evidence of their own (a dense cosine of
     at least ``min_similarity`` or a keyword match), in rank order, and the relative gap
     between the top one and the best other topic (1.0 when there is none). With ``close``
-    only topics within ``margin`` of the top one count. None when the top article has no
+    only topics within ``margin`` of the top one count, on the fused score *and* on the dense
+    cosine: when keywords tie two articles but the meaning of the message clearly prefers
+    one, the search can choose. None when the top article has no
     such evidence: that is an off-topic question, for "not covered", not a choice."""
     def evident(hit: SearchHit) -> bool:
         return (hit.dense_score or 0.0) >= thresholds.min_similarity or bool(hit.bm25_score)
@@ -117,6 +122,7 @@ def candidates(hits: Sequence[SearchHit], thresholds: Thresholds, *, close: bool
     if not hits or hits[0].fused_score <= 0 or not evident(hits[0]):
         return [], 1.0
     top = hits[0].fused_score
+    top_dense = hits[0].dense_score or 0.0
     seen: dict[str, Topic] = {}
     gap = 1.0
     for hit in hits:
@@ -129,6 +135,9 @@ def candidates(hits: Sequence[SearchHit], thresholds: Thresholds, *, close: bool
             gap = max(relative, 0.0)
         if close and relative > thresholds.margin:
             break
+        if close and top_dense > 0 and (
+                top_dense - (hit.dense_score or 0.0)) / top_dense > thresholds.margin:
+            continue  # keywords tie but the meaning of the message prefers the top one
         if not evident(hit):
             continue
         seen[key] = Topic(hit.article_id, label)
@@ -137,22 +146,27 @@ def candidates(hits: Sequence[SearchHit], thresholds: Thresholds, *, close: bool
     return list(seen.values()), round(gap, 4)
 
 
-def vague_reason(text: str, plan: SearchPlan | None, thresholds: Thresholds) -> str:
-    """Why the message cannot choose a topic by itself ("" when it can).
+def vague_reason(text: str, plan: SearchPlan | None, unsure: bool, thresholds: Thresholds
+                 ) -> tuple[str, bool]:
+    """Why the message cannot choose a topic by itself ("" when it can), and whether close
+    scores are needed as well (True) or an unconfident search suffices (False).
 
-    With no article in view (a first message, or none answered yet): few content words, or
-    any word that refers back to something never named. With an article in view the
-    conversation supplies the topic of a short follow-up (the search plan's context query),
-    so only a referring word ("it", "this", "they") whose referent the search could not
-    settle counts (:func:`decide` also requires an unconfident answer then)."""
+    A referring word ("it", "this", "they") that the search could not settle (the router
+    found no confident answer) is enough, with or without an article in view: the customer
+    means something the knowledge base cannot pin down. With no article in view, few
+    content words or a referring word also count, but then only when the top topics'
+    scores are close. With an article in view the conversation supplies the topic of a
+    short follow-up (the search plan's context query), so nothing else counts."""
     cue = refers_back(text)
-    pronoun = cue.startswith("'")  # "'it'": a referring word, not an opener or shortness
+    pronoun = cue.strip("'") in REFERENTS  # not an opener, shortness or "again"/"still"
+    if pronoun and unsure:
+        return f"refers to {cue}, which the search could not settle", False
     if plan is not None and plan.current_article:
-        return f"refers to {cue} with the topic unsettled" if pronoun else ""
+        return "", True
     terms = len(content_terms(text))
     if terms <= thresholds.max_terms:
-        return f"{terms} content word(s)"
-    return f"refers to nothing named yet ({cue})" if pronoun else ""
+        return f"{terms} content word(s)", True
+    return (f"refers to nothing named yet ({cue})", True) if pronoun else ("", True)
 
 
 def pending_options(session: Sequence[Message]) -> list[Topic]:
@@ -227,15 +241,15 @@ def decide(
     if plan is not None and plan.continuation and plan.current_article and hits and (
             hits[0].article_id == plan.current_article):
         return None  # the conversation fixes the topic
-    why = vague_reason(text, plan, thresholds)
     unsure = decision.rule == "low_confidence"  # the search found no answer it trusts
-    if not why or (plan is not None and plan.current_article and not unsure):
+    why, close = vague_reason(text, plan, unsure, thresholds)
+    if not why:
         return None
-    options, gap = candidates(hits, thresholds, close=not unsure)
+    options, gap = candidates(hits, thresholds, close=close)
     if len(options) < 2:
         return None
-    scores = ("no confident answer among them" if unsure
-              else f"scores within {gap:.0%} of each other")
+    scores = (f"scores within {gap:.0%} of each other" if close
+              else "no confident answer among them")
     reason = (f"Asked which topic the customer means ({why}; {len(options)} topics, "
               f"{scores}): " + " / ".join(o.label for o in options))
     return Clarification(question(options), tuple(options), reason,

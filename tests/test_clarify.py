@@ -240,3 +240,42 @@ def test_clarification_can_be_switched_off(small_kb: Any, tmp_path: Path) -> Non
     svc.__dict__["kb"] = small_kb
     result = svc.pipeline.process_message("clarify-off", "s1", VAGUE)
     assert result.action != "clarify"
+
+
+@pytest.mark.slow
+def test_the_chat_offers_the_topics_until_the_customer_picks_one(desk: Any) -> None:
+    from support_core.chat_view import NextStep
+
+    asked = ask(desk, VAGUE)
+    labels = [o["label"] for o in asked.ticket.escalation.inputs["options"]]
+    view = desk.views.chat(desk.customer, "s1")
+    assert view.step is NextStep.CHOOSE and view.choices == labels
+    answered = ask(desk, "Change your billing email")  # what the button sends
+    assert answered.ticket.draft.sources[0].article_id == "billing-email"
+    view = desk.views.chat(desk.customer, "s1")
+    assert view.step is NextStep.CONFIRM and view.choices == []
+
+
+@pytest.mark.slow
+def test_the_cli_prints_the_question_and_takes_a_numbered_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from support_core.cli import main
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for article in ARTICLES:
+        (kb / f"{article.article_id}.md").write_text(article.text, encoding="utf-8")
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "ingest", str(kb)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data, "ask", "--customer", "c1", VAGUE]) == 0
+    out = capsys.readouterr().out
+    assert "[clarify]" in out and "Change your billing email" in out
+    numbered = [line.split(". ", 1)[1] for line in out.splitlines()
+                if line.startswith("  ") and ". " in line]
+    assert "Change your billing email" in numbered
+    choice = str(numbered.index("Change your billing email") + 1)
+    assert main(["--data-dir", data, "ask", "--customer", "c1", choice]) == 0
+    out = capsys.readouterr().out
+    assert "[auto_reply]" in out and "Billing contact" in out
