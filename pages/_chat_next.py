@@ -29,6 +29,13 @@ def next_step(view: ChatView) -> None:
         st.info(view.waiting_note, icon=":material/support_agent:")
     elif view.step is NextStep.WITH_SPECIALIST:
         st.caption("A specialist is handling this conversation; write here if you need more.")
+    elif view.step is NextStep.CHOOSE:
+        st.caption("Pick the topic you mean, or type your answer below.")
+        for column, label in zip(st.columns(len(view.choices)), view.choices, strict=True):
+            if column.button(label, key=f"choose_{ticket.ticket_id}_{label}"):
+                get_service().pipeline.process_message(ticket.customer_id, ticket.session_id,
+                                                        label)
+                st.rerun()
     elif view.step is NextStep.CONFIRM and st.button(
         "This solved my problem", icon=":material/check_circle:"
     ):

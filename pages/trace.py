@@ -66,6 +66,8 @@ def main() -> None:
     st.caption(display.ticket_caption(ticket))
     if plan := display.search_plan_line(ticket):
         st.caption(plan)
+    if asked := display.clarify_line(ticket):
+        st.info(asked, icon=":material/help:")
     for err in ticket.stage_errors:
         st.error(f"Stage **{err.stage}** failed at {err.at:%H:%M:%S}: {err.error}")
     st.subheader("Lifecycle")

@@ -19,6 +19,7 @@ class NextStep(str, Enum):
 
     NOTHING = "nothing"  # no ticket yet
     CONFIRM = "confirm"  # an AI answer awaits: "This solved my problem"
+    CHOOSE = "choose"  # the AI asked which topic: the candidate topics as buttons
     WAIT = "wait"  # escalated, nobody has replied yet
     WITH_SPECIALIST = "with_specialist"  # a specialist is handling it
     RATE = "rate"  # resolved, not rated yet
@@ -34,6 +35,7 @@ class ChatView:
     owner: str | None = None  # the specialist handling it
     score: int | None = None  # the customer's rating, once rated
     readouts: dict[int, str] = field(default_factory=dict)  # message index -> AI readout
+    choices: list[str] = field(default_factory=list)  # topics of a pending clarifying question
 
     @property
     def waiting_note(self) -> str:
@@ -43,9 +45,10 @@ class ChatView:
                 "Their reply will appear here.")
 
 
-def next_step(latest: Ticket | None, handoff_open: bool, rated: bool) -> NextStep:
-    """Resolved: rate (once); handed off: wait, then talk to the specialist; answered by
-    the AI: confirm it solved the problem."""
+def next_step(latest: Ticket | None, handoff_open: bool, rated: bool,
+              choices: list[str] | None = None) -> NextStep:
+    """Resolved: rate (once); handed off: wait, then talk to the specialist; asked which
+    topic: choose one; answered by the AI: confirm it solved the problem."""
     if latest is None:
         return NextStep.NOTHING
     if latest.status is TicketStatus.RESOLVED:
@@ -54,8 +57,16 @@ def next_step(latest: Ticket | None, handoff_open: bool, rated: bool) -> NextSte
         escalated = latest.status is TicketStatus.ESCALATED
         return NextStep.WAIT if escalated else NextStep.WITH_SPECIALIST
     if latest.status is TicketStatus.AWAITING_CUSTOMER:
-        return NextStep.CONFIRM
+        return NextStep.CHOOSE if choices else NextStep.CONFIRM
     return NextStep.NOTHING
+
+
+def pending_choices(messages: list[Message]) -> list[str]:
+    """The topics of the AI's clarifying question when it is the conversation's last word:
+    the chat offers them as buttons that send the chosen topic as the customer's answer."""
+    if not messages or messages[-1].role is not Role.ASSISTANT:
+        return []
+    return [str(o["label"]) for o in messages[-1].metadata.get("clarify_options") or []]
 
 
 def new_session_id() -> str:

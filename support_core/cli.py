@@ -172,6 +172,13 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if result.action == "escalated":
         e = data["escalation"]
         print(f"escalated to {e['queue']} ({e['priority']}): {e['reason']}")
+    if result.action == "clarify":
+        options = (result.ticket.escalation.inputs.get("options") or []
+                   if result.ticket.escalation else [])
+        for n, option in enumerate(options, 1):
+            print(f"  {n}. {option['label']}")
+        print(f"answer in the same session (--session {session}): a number, a topic or more "
+              "detail")
     return 0
 
 

@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     conversation_search: Literal["plan", "last", "joined"] = Field(
         "plan", description="Follow-ups: plan from the conversation, last message, or all joined."
     )
+    clarify_enabled: bool = Field(
+        True, description="Ask one clarifying question when a vague message fits several topics."
+    )
+    clarify_max_terms: int = Field(
+        3, ge=0, le=20, description="Content words at or below which a message is vague."
+    )
+    clarify_margin: float = Field(
+        0.1, ge=0, le=1, description="Relative score gap under which two topics are too close."
+    )
+    clarify_max_options: int = Field(3, ge=2, le=5, description="Topics named in the question.")
+    clarify_min_similarity: float = Field(
+        0.25, ge=0, le=1, description="A candidate topic needs at least this cosine to the query."
+    )
     dense_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of dense.")
     bm25_weight: float = Field(1.0, ge=0.0, le=10.0, description="Fusion weight of BM25.")
 

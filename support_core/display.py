@@ -162,6 +162,15 @@ def search_plan_line(t: Ticket) -> str | None:
     return head + (f" · {plan.reason}" if plan.reason else "")
 
 
+def clarify_line(t: Ticket) -> str | None:
+    """The clarifying question the last run asked instead of answering, with its topics."""
+    e = t.escalation
+    if e is None or e.rule != "clarify":
+        return None
+    topics = " / ".join(f"`{o['label']}`" for o in e.inputs.get("options") or [])
+    return f"Asked a clarifying question instead of guessing: {topics} · {e.reason}"
+
+
 def trail_rows(trail: list[Transition], now: datetime | None = None) -> list[dict[str, str]]:
     """The lifecycle table: each step with how long the ticket stayed in it."""
     rows = []

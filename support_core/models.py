@@ -181,6 +181,7 @@ class MessageMetadata(BaseModel):
     frustration: float | None = None
     holding: bool | None = None  # a holding reply while a human takes over
     agent: str | None = None  # the human agent who wrote it
+    clarify_options: list[dict[str, str]] | None = None  # a clarifying question's topics
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key in self.model_fields_set
@@ -457,7 +458,7 @@ class PipelineResult(BaseModel):
     """What the caller (CLI, Streamlit) needs; the full story is on ``ticket``."""
 
     ticket: Ticket
-    action: Literal["auto_reply", "escalated"]
+    action: Literal["auto_reply", "escalated", "clarify"]
     message: str
     handoff_id: str | None = None
 

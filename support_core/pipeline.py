@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from support_core import lifecycle, reopen
+from support_core import clarify, lifecycle, reopen
 from support_core.config import Settings
 from support_core.errors import ConcurrentUpdate, DeskpilotError
 from support_core.handoff import build_handoff_package
@@ -130,6 +130,7 @@ class SupportPipeline:
         self.settings = settings
         self.s = stages
         self.thresholds = RouterThresholds.from_settings(settings)
+        self.clarify_thresholds = clarify.Thresholds.from_settings(settings)
         self.redactor = Redactor.from_settings(settings)
 
     @property
@@ -284,17 +285,24 @@ class SupportPipeline:
                 ticket, TicketStatus.PROCESSING, "pipeline", "Message received"
             )
         history, session, summary = self._load_memory(ticket)
+        # The answer to a clarifying question: search and answer the chosen topic.
+        choice = clarify.resolve(text, clarify.pending_options(session),
+                                 2 * self.clarify_thresholds.max_terms)
+        query = (clarify.clarified_query(text, clarify.last_question(session), choice)
+                 if choice else text)
         no_hits: list[SearchHit] = []
-        hits = self._stage(ticket, "kb.search",
-                           lambda: self._search_conversation(ticket, text, session, category),
-                           no_hits)
+        hits = self._stage(
+            ticket, "kb.search",
+            lambda: self._search_conversation(ticket, query, session, category, choice),
+            no_hits)
         ticket.retrieved = hits
-        self._classify(ticket, text, hits, category)
+        self._classify(ticket, query, hits, category)
         session = [*session, self._remember(ticket, text, hits)]
         ticket.contact_count = self._contact_count(history, ticket)
         self._analyze(ticket, text, session, summary)
-        self._respond(ticket, text, hits, summary, session)
+        self._respond(ticket, query, hits, summary, session)
         self._route(ticket, text)
+        self._clarify(ticket, text, hits, session)
         return self._deliver(ticket, summary, session)
 
     def _stage(self, ticket: Ticket, name: str, fn: Callable[[], T], default: T) -> T:
@@ -360,14 +368,24 @@ class SupportPipeline:
         return hits
 
     def _search_conversation(
-        self, ticket: Ticket, text: str, session: list[Message], category: str | None
+        self, ticket: Ticket, text: str, session: list[Message], category: str | None,
+        choice: clarify.Topic | None = None,
     ) -> list[SearchHit]:
-        """Search with the session's earlier turns in view; the plan is kept on the ticket."""
+        """Search with the session's earlier turns in view; the plan is kept on the ticket.
+        After a clarifying question the chosen topic is the article in view and comes first."""
+        conversation = Conversation.from_messages(session)
+        if choice is not None:
+            conversation = Conversation(conversation.turns, choice.article_id, choice.label)
         with stage_span("kb.search", **{"kb.category_filter": category or ""}) as span:
             hits, plan = self.conversation_search.search(
-                text, Conversation.from_messages(session), category=category,
-                k=self.settings.retrieval_k,
+                text, conversation, category=category, k=self.settings.retrieval_k,
             )
+            if choice is not None:
+                hits = clarify.prefer(hits, choice.article_id)
+                plan = plan.model_copy(update={
+                    "continuation": True,
+                    "reason": f"answer to a clarifying question: {choice.label}"})
+                span.set_attribute("clarify.chosen", choice.article_id)
             span.set_attribute("retrieval.count", len(hits))
             span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
             span.set_attribute("retrieval.continuation", plan.continuation)
@@ -481,6 +499,24 @@ class SupportPipeline:
         if decision.should_escalate:
             ticket.priority = decision.priority
 
+    def _clarify(
+        self, ticket: Ticket, text: str, hits: list[SearchHit], session: list[Message]
+    ) -> None:
+        """Turn the router's auto-reply or "no answer" into one clarifying question when the
+        message is too vague to choose between close topics (``support_core.clarify``)."""
+        decision = ticket.escalation
+        if not self.settings.clarify_enabled or decision is None or ticket.stage_errors:
+            return
+        with stage_span("clarify.decide") as span:
+            asked = clarify.decide(text, hits, ticket.search_plan, session, decision,
+                                   self.clarify_thresholds)
+            span.set_attribute("clarify.asked", asked is not None)
+            if asked is not None:
+                span.set_attribute("clarify.options", [o.label for o in asked.options])
+                span.set_attribute("clarify.margin", asked.margin)
+        if asked is not None:
+            ticket.escalation = clarify.as_decision(asked, decision)
+
     # ------------------------------------------------------------------ delivery
     def _deliver(
         self, ticket: Ticket, summary: CustomerSummary, session: list[Message]
@@ -489,6 +525,8 @@ class SupportPipeline:
         assert decision is not None
         if decision.should_escalate:
             return self._escalate(ticket, summary, session)
+        if decision.rule == clarify.RULE:
+            return self._ask(ticket)
         assert ticket.draft is not None
         reply = Message(
             role=Role.ASSISTANT,
@@ -504,6 +542,22 @@ class SupportPipeline:
         )
         ticket = self._finish(ticket, reply)
         return PipelineResult(ticket=ticket, action="auto_reply", message=reply.content)
+
+    def _ask(self, ticket: Ticket) -> PipelineResult:
+        """Reply with the clarifying question; its topics ride on the message, so the next
+        turn (and the chat's buttons) can read the customer's choice."""
+        decision = ticket.escalation
+        assert decision is not None
+        reply = Message(
+            role=Role.ASSISTANT,
+            content=str(decision.inputs["question"]),
+            metadata={"ticket_id": ticket.ticket_id,
+                      "clarify_options": decision.inputs.get("options", []), **_readout(ticket)},
+        )
+        ticket = lifecycle.transition(
+            ticket, TicketStatus.AWAITING_CUSTOMER, "pipeline", decision.reason)
+        ticket = self._finish(ticket, reply)
+        return PipelineResult(ticket=ticket, action="clarify", message=reply.content)
 
     def _escalate(
         self, ticket: Ticket, summary: CustomerSummary, session: list[Message]

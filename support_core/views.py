@@ -179,9 +179,11 @@ class DeskViews:
         handoff = self.svc.store.active_handoff(latest.ticket_id) if latest else None
         rating = (self.svc.outcomes.rating(latest.ticket_id)
                   if latest and latest.status is TicketStatus.RESOLVED else None)  # fmt: skip
+        choices = chat_view.pending_choices(messages)
         return ChatView(
-            messages, by_id, latest, chat_view.next_step(latest, handoff is not None, bool(rating)),
-            owner=handoff.claimed_by if handoff else None,
+            messages, by_id, latest,
+            chat_view.next_step(latest, handoff is not None, bool(rating), choices),
+            choices=choices, owner=handoff.claimed_by if handoff else None,
             score=rating.score if rating else None,
             readouts=chat_view.readouts(messages, by_id) if readout else {},
         )

@@ -245,6 +245,25 @@ def test_chat_answers_with_sources_then_the_customer_confirms_and_rates(svc: Any
     assert "You rated it 5/5" in texts(at)
 
 
+def test_chat_offers_a_clarifying_questions_topics_as_buttons(svc: Any) -> None:
+    """A one-word message that fits two refund articles equally gets one question; the
+    customer presses a topic and gets that article's answer."""
+    at = open_page(CHAT, customer_id="cleo", session_id="web-2")
+    at.chat_input[0].set_value("refund").run()
+    assert_clean(at)
+    asked = svc.store.latest_ticket("cleo", "web-2")
+    assert asked.escalation.rule == "clarify"
+    labels = [o["label"] for o in asked.escalation.inputs["options"]]
+    assert len(labels) >= 2 and all(label in texts_of(at.chat_message[-1]) for label in labels)
+    assert not [b for b in at.button if b.label == "This solved my problem"]
+    click(at, labels[1])
+    assert_clean(at)
+    answered = svc.store.latest_ticket("cleo", "web-2")
+    assert answered.escalation.rule == "auto_reply"
+    assert answered.retrieved[0].title == labels[1]  # the chosen topic leads the search
+    assert [b for b in at.button if b.label == "This solved my problem"]
+
+
 @pytest.mark.slow
 def test_chat_escalation_then_the_agents_reply_appears_and_can_be_rated(svc: Any) -> None:
     at = open_page(CHAT, customer_id="bob", session_id="web-2")
