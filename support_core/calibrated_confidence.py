@@ -18,6 +18,10 @@ article. The features here add what the answering passage says (``FEATURES``):
                        hits (the unit vectors embedded at ingest: one small matrix product)
 ``unit_coverage``      IDF-weighted share of question words in the chunk holding that unit
 
+"Question words" for the IDF-weighted features leave out mood words the KB never uses
+(stemmed VADER lexicon words, as the sentiment stage reads them: "ugh", "annoyed"): a
+frustrated customer's feelings are not a topic the knowledge base lacks.
+
 Every weight is non-negative (each feature should only raise confidence) and the weights
 live in ``models_data/abstention.json`` with the script and data that fitted them
 (``bench/train_abstention.py``: synthetic unanswerables, the WixQA and MTRAG-UN questions
@@ -115,8 +119,11 @@ def features(question: str, hits: Sequence[SearchHit], *, embedder: Embedder | N
     """The ``FEATURES`` of one question and its hits (module docstring)."""
     _, evidence = score_evidence(question, hits)
     ranked = best_hits(hits, PASSAGE_HITS)
-    wanted = content_terms(question)
-    unseen = math.log(1 + 2 * max(1, len(idf)))  # a word no chunk uses: rarer than any
+    # A mood word the KB never uses ("ugh", "annoyed") is how the customer feels, not a topic
+    # the KB lacks; a word the KB does use ("cancel", "error") always counts.
+    wanted = {t for t in content_terms(question) if t in idf or t not in _mood_terms()}
+    # a word no chunk uses counts as if it were in half a chunk: log(1 + 2N) ~ rarest + log 2
+    unseen = max(idf.values(), default=0.0) + math.log(2)
     weight = {t: idf.get(t, unseen) for t in wanted}
     total = sum(weight.values())
 
@@ -141,6 +148,14 @@ def features(question: str, hits: Sequence[SearchHit], *, embedder: Embedder | N
         "unit_cosine": cosine,
         "unit_coverage": share(_terms(unit_hit)) if unit_hit is not None else 0.0,
     }
+
+
+@lru_cache(maxsize=1)
+def _mood_terms() -> frozenset[str]:
+    """Stemmed words of the VADER sentiment lexicon (the sentiment stage's), e.g. 'annoyed'."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return frozenset(content_terms(" ".join(SentimentIntensityAnalyzer().lexicon)))
 
 
 def _terms(hit: SearchHit) -> set[str]:

@@ -64,6 +64,14 @@ def test_rare_words_missing_from_the_answer_lower_the_features(sample_kb: Any) -
     assert answerable(evidence) is (confidence >= ANSWERABLE_THRESHOLD)
 
 
+def test_mood_words_are_not_a_missing_topic(sample_kb: Any) -> None:
+    scorer = CalibratedScorer(sample_kb.embedder, sample_kb.unit_vectors, sample_kb.term_idf)
+    moody = "Ugh, so annoyed and confused: how do I get a refund?"
+    values = scorer.features(moody, sample_kb.search(moody, k=5))
+    assert values["known_share"] == 1.0 and values["unit_coverage"] == 1.0
+    assert values["coverage"] < 1.0  # the formula's plain coverage still counts them
+
+
 def test_no_hits_is_zero(sample_kb: Any) -> None:
     scorer = CalibratedScorer(sample_kb.embedder, sample_kb.unit_vectors, sample_kb.term_idf)
     confidence, evidence = scorer.score("anything", [])
