@@ -252,7 +252,7 @@ def calibrated_report(items: list[Scored], args: argparse.Namespace) -> str:
     The calibrated model never saw this corpus; its floor comes from its training data."""
     if any(s.calibrated is None for s in items):
         return f"(no calibrated model at {args.model}: only the formula was measured)\n"
-    calibrated = [replace(s, confidence=s.calibrated) for s in items]
+    calibrated = [replace(s, confidence=s.calibrated or 0.0) for s in items]
     lines = [
         "### Formula vs calibrated confidence (`Settings.confidence_model`), same hits",
         "",

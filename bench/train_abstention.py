@@ -90,7 +90,8 @@ def score_set(name: str, corpus: Path, queries: Path, args: argparse.Namespace
         settings = Settings(data_dir=Path(tmp), chroma_url=None)
         kb = build_knowledge_base(settings)
         if args.cache_dir is not None:
-            kb.embedder = CachedEmbedder(kb.embedder.inner, args.cache_dir / "embedding_cache.db")
+            inner = getattr(kb.embedder, "inner", kb.embedder)
+            kb.embedder = CachedEmbedder(inner, args.cache_dir / "embedding_cache.db")
         t0 = time.perf_counter()
         kb.ingest_articles(articles)
         print(f"{name}: {len(articles)} articles indexed in {time.perf_counter() - t0:.0f} s, "

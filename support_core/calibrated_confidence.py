@@ -190,7 +190,9 @@ def _best_unit(question: str, ranked: Sequence[SearchHit], embedder: Embedder | 
     if not ranked:
         return 0.0, None
     stored = units([h.chunk_id for h in ranked]) if units is not None and embedder else {}
-    query = np.asarray(embedder.embed_query(question), dtype=np.float32) if stored else None
+    query = None
+    if stored and embedder is not None:
+        query = np.asarray(embedder.embed_query(question), dtype=np.float32)
     best, best_hit = -1.0, None
     for hit in ranked:
         row = stored.get(hit.chunk_id)

@@ -102,3 +102,10 @@ def test_retrievers_disagree() -> None:
     assert not retrievers_disagree([hit("a", 1, 1), hit("b", 2, 2)])
     assert retrievers_disagree([hit("a", 1, 2), hit("b", 2, 1)])
     assert retrievers_disagree([hit("a", 1, None)])
+
+
+def test_formula_setting_keeps_the_hand_formula(service_factory: Any) -> None:
+    svc = service_factory(confidence_model="formula")
+    result = svc.pipeline.process_message("cal-3", "s1", "How do I rotate my API key?")
+    assert result.ticket.draft.evidence.calibrated is None
+    assert result.ticket.draft.evidence.features == {}
