@@ -3,7 +3,6 @@ interchangeable with query-time embedding. Real local model, real Chroma and SQL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,29 +14,9 @@ from support_core.answer_select import select_passage, unit_texts, units_key
 from support_core.kb.knowledge_base import KnowledgeBase
 from support_core.models import Article
 from tests.conftest import make_settings
+from tests.embedders import CountingEmbedder
 
 pytestmark = pytest.mark.slow
-
-
-class CountingEmbedder:
-    """The real model, counting the document texts that reach it."""
-
-    def __init__(self, inner: LocalEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.texts = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.inner.embed(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
-
-
-@pytest.fixture(scope="module")
-def local_embedder() -> LocalEmbedder:
-    return LocalEmbedder("all-MiniLM-L6-v2")
 
 
 def make_kb(tmp_path: Path, embedder: object, **kwargs: object) -> KnowledgeBase:
