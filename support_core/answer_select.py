@@ -117,7 +117,9 @@ def select_passage(
         return Passage(hit=hit, text=text, steps=True, anchor=unit.text)
     picked = _extend(units, best)
     text = _verbatim(hit.text, picked)
-    if picked[-1] is own[-1] and following is not None:  # reaches the end of its chunk
+    if picked[-1] is own[-1]:  # only text too short to be a unit may follow: keep it
+        text = _to_chunk_end(hit.text, text)
+    if following is not None and hit.text.rstrip().endswith(text):  # cut by the chunker
         if picked[-1].steps:
             text = _continue_steps(text, hit, following)
         else:
@@ -354,6 +356,16 @@ def _continue_prose(text: str, hit: SearchHit, following: NextChunk, budget: int
         return text
     gap = "\n\n" if re.match(r"\s*\n", rest) or rest.lstrip().startswith("#") else " "
     return text + gap + _verbatim(rest, more)
+
+
+def _to_chunk_end(chunk: str, text: str) -> str:
+    """``text`` (a verbatim slice of ``chunk``) with the rest of the chunk after it, unless
+    that rest starts a new section or a code block."""
+    start = chunk.find(text)
+    rest = chunk[start + len(text):] if start >= 0 else ""
+    if not rest.strip() or re.search(r"^\s*(#|```)", rest, re.MULTILINE):
+        return text
+    return chunk[start:].rstrip()
 
 
 def _joined(units: Sequence[Unit]) -> str:

@@ -168,3 +168,14 @@ def test_numbered_step_list_split_over_two_chunks_is_quoted_to_its_last_step() -
                                 None, following={"guide:0": ("guide:1", second)}.get)
     assert only_steps is not None and only_steps.steps
     assert only_steps.text == "\n".join(steps)
+
+
+def test_prose_continues_only_when_nothing_of_its_chunk_is_skipped() -> None:
+    first = ("Domains bought elsewhere can be connected to your site. "
+             "Connecting keeps the domain with its current registrar. Then click Save.")
+    second = "Renewals are then paid to that registrar, not to us."
+    passage = select_passage("Can I connect a domain bought elsewhere to my site?",
+                             [chunk_hit("guide:0", first)], None,
+                             following={"guide:0": ("guide:1", second)}.get)
+    assert passage is not None
+    assert passage.text == first + " " + second  # "Then click Save." is not skipped
