@@ -200,7 +200,8 @@ class Service:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
         composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder,
-                                    units=getattr(self.kb, "unit_vectors", None))
+                                    units=getattr(self.kb, "unit_vectors", None),
+                                    following=getattr(self.kb, "next_chunk", None))
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(
