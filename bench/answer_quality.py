@@ -75,6 +75,7 @@ def run(limit: int | None, cache_dir: Path | None = None,
         pipeline = svc.pipeline
         lexical = GroundedComposer(answerable_threshold=settings.confidence_floor)
         stored = getattr(svc.kb, "unit_vectors", None)
+        following = getattr(svc.kb, "next_chunk", None)
         for i, row in enumerate(rows):
             t0 = time.perf_counter()
             result = pipeline.process_message(f"answers-{i}", "s1", row["query"])
@@ -92,7 +93,8 @@ def run(limit: int | None, cache_dir: Path | None = None,
                     "pipeline reply"][-1])
                 scores["top chunk pasted, same answered questions"].append(scores[
                     "top chunk pasted"][-1])
-            passage = select_passage(row["query"], hits, svc.kb.embedder, stored)
+            passage = select_passage(row["query"], hits, svc.kb.embedder, stored,
+                                     following=following)
             scores["passage selection on the top hits, ignoring abstention"].append(
                 reply_prf(passage.text if passage else "", answer))
             stats["words"].append(len(reply.split()))

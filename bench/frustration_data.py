@@ -131,9 +131,10 @@ def replay(split: Split, dialogues: dict[str, list[dict[str, Any]]],
            with_conversation: bool = True) -> list[SentimentResult]:
     """Score every user turn of ``split``. With the conversation, ``analyze`` gets the
     session so far as the pipeline passes it: the system's turns as assistant replies, an
-    assistant message after each scored turn carrying the recorded mood (``frustration``
-    metadata, empty text when the user spoke again without a system turn between), and the
-    current message last. Without it, the message alone."""
+    assistant message after each scored turn carrying the recorded mood and level
+    (``frustration`` and ``sentiment_level`` metadata, as the pipeline stores them; empty
+    text when the user spoke again without a system turn between), and the current
+    message last. Without it, the message alone."""
     from support_core.models import Message, Role
     from support_core.sentiment_model import MOOD_KEY
 
@@ -154,7 +155,8 @@ def replay(split: Split, dialogues: dict[str, list[dict[str, Any]]],
                              else [msg])
             out[i] = result
             conversation.append(Message(role=Role.ASSISTANT, content="",
-                                        metadata={MOOD_KEY: result.frustration_score}))
+                                        metadata={MOOD_KEY: result.frustration_score,
+                                                  "sentiment_level": result.level.value}))
     missing = [i for i, r in enumerate(out) if r is None]
     if missing:
         raise ValueError(f"{len(missing)} {split.split} rows not found in ccpe_dialogues.jsonl")

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> str:
         if i < args.warmup:
             continue
         totals.append(elapsed)
-        actions[result.action] += 1
+        actions[result.action] = actions.get(result.action, 0) + 1  # "clarify" too
         for span in svc.store.spans(result.ticket.ticket_id):
             if span["name"] in per_stage:
                 per_stage[span["name"]].append(span["duration_ms"])

@@ -9,8 +9,13 @@ Those unit vectors are embedded once at ingest (``unit_texts``, stored by the kn
 base, ``support_core.kb.unit_vectors``), so a question costs one matrix product; a KB built
 before that falls back to embedding a few units per question (each hit's lead and the
 lexically most promising). The best unit is then extended with
-the earlier sentences of its paragraph and the units that follow it in the same chunk
-while the passage stays within ``WORD_BUDGET`` words.
+the earlier units of its section (back to its heading) and the units that follow it in the
+same chunk and section while the passage stays within ``WORD_BUDGET`` words. The passage is
+the chunk's own text over that span (verbatim, sentences too short to be units included).
+A passage that reaches the end of its chunk was cut by the chunker, not by the author: with
+a ``following`` lookup (``KnowledgeBase.next_chunk``) it continues into the next chunk of
+the same section, past the chunker's overlap: a step list to its last step, prose within
+the budget. Still one article, one section, one contiguous quote.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ PASSAGE_HITS = 3  # how many of the best hits are quoted from
 # ~45 ms for 4 x 26 words (12 x 40: ~200 ms); bench/pipeline.py holds the budget.
 EMBED_UNITS = 4  # fallback: units embedded per question: each hit's lead, then lexically best
 EMBED_WORDS = 26  # words of a unit the model reads (after its heading path)
-WORD_BUDGET = 120  # words of the quoted passage, about one help-center answer paragraph
+OVERLAP_CHARS = 400  # longest repeated text looked for where one chunk continues another
+MIN_OVERLAP = 20
+MAX_CONTINUED = 8  # chunks a split step list is followed through
+# Words of the quoted passage, about one chunk (900 characters). On a seeded half of WixQA
+# (bench/answer_quality.py; seed 7, 80 questions) 160 and 200 tied (selection F1 0.464 vs
+# 0.465, 120: 0.437) once passages continue into the next chunk; the shorter one reads better.
+WORD_BUDGET = 160
 # Unit score weights; W_RANK favours better hits. Retrieval ranks whole chunks well (hybrid,
 # article-fused), so it outweighs one sentence's similarity: on WixQA the chunk holding the
 # best-scoring unit scored below the top hit itself (F1 0.412 vs 0.428) at W_RANK 0.1;
@@ -42,6 +53,8 @@ W_DENSE, W_LEX, W_RANK = 0.6, 0.3, 0.4
 
 # chunk ids -> (units_key of the embedded texts, their vectors), for the chunks that have them
 UnitLookup = Callable[[Sequence[str]], Mapping[str, tuple[str, np.ndarray]]]
+# chunk id -> (id, text) of the chunk that follows it in its article's same section, or None
+NextChunk = Callable[[str], tuple[str, str] | None]
 
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -55,6 +68,7 @@ class Unit:
     paragraph: int  # units of one paragraph join with a space, others with a blank line
     text: str
     steps: bool = False
+    section: int = 0  # units under one heading share it; a passage never crosses a heading
 
 
 @dataclass(frozen=True)
@@ -68,12 +82,17 @@ class Passage:
 def select_passage(
     question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None,
     stored: UnitLookup | None = None, *, embed_units: int | None = EMBED_UNITS,
+    following: NextChunk | None = None,
 ) -> Passage | None:
     """The contiguous passage of one hit that best answers ``question``, or None.
 
     ``stored`` looks up unit vectors embedded at ingest (``KnowledgeBase.unit_vectors``);
     hits without them (a KB built before units were stored) have ``embed_units`` of their
-    units embedded now (None: all of them, as at ingest)."""
+    units embedded now (None: all of them, as at ingest).
+
+    ``following`` gives the next chunk of a hit's article section: a passage that runs to
+    the end of its chunk was cut by the chunker, not by the author, so it continues there
+    (a step list to its last step, prose within ``WORD_BUDGET``)."""
     ranked = best_hits(hits, PASSAGE_HITS)
     per_hit = [units_of(h.text, i) for i, h in enumerate(ranked)]
     units = [u for hit_units in per_hit for u in hit_units]
@@ -89,9 +108,24 @@ def select_passage(
     best = max(range(len(units)), key=lambda k: (score[k], -k))
     unit = units[best]
     hit = ranked[unit.hit_index]
+    own = per_hit[unit.hit_index]
+    ends_chunk = own[-1] is unit
     if unit.steps:
-        return Passage(hit=hit, text=unit.text, steps=True, anchor=unit.text)
-    return Passage(hit=hit, text=_extend(question, units, best), steps=False, anchor=unit.text)
+        text = unit.text
+        if ends_chunk and following is not None:
+            text = _continue_steps(text, hit, following)
+        return Passage(hit=hit, text=text, steps=True, anchor=unit.text)
+    picked = _extend(units, best)
+    text = _verbatim(hit.text, picked)
+    if picked[-1] is own[-1]:  # only text too short to be a unit may follow: keep it
+        text = _to_chunk_end(hit.text, text)
+    if following is not None and hit.text.rstrip().endswith(text):  # cut by the chunker
+        if picked[-1].steps:
+            text = _continue_steps(text, hit, following)
+        else:
+            words = sum(len(u.text.split()) for u in picked)
+            text = _continue_prose(text, hit, following, WORD_BUDGET - words)
+    return Passage(hit=hit, text=text, steps=False, anchor=unit.text)
 
 
 def unit_texts(title: str, heading_path: Sequence[str], text: str) -> list[str]:
@@ -114,7 +148,7 @@ def _embed_texts(title: str, heading_path: Sequence[str], units: Sequence[Unit])
 def units_of(text: str, hit_index: int = 0) -> list[Unit]:
     """Sentences, table rows, list items and whole numbered-step blocks, in reading order."""
     units: list[Unit] = []
-    paragraph = 0
+    paragraph = section = 0
     current: list[str] = []
     lines = text.splitlines()
 
@@ -127,7 +161,8 @@ def units_of(text: str, hit_index: int = 0) -> list[Unit]:
         paragraph += 1
         for sentence in _SENTENCE_END.split(joined):
             if len(sentence.split()) >= 4:
-                units.append(Unit(hit_index, len(units), paragraph, sentence.strip()))
+                units.append(Unit(hit_index, len(units), paragraph, sentence.strip(),
+                                  section=section))
 
     i, in_code = 0, False
     while i < len(lines):
@@ -138,7 +173,8 @@ def units_of(text: str, hit_index: int = 0) -> list[Unit]:
             if sum(bool(_NUMBERED.match(x)) for x in block) >= 2:
                 flush()
                 paragraph += 1
-                units.append(Unit(hit_index, len(units), paragraph, "\n".join(block), True))
+                units.append(Unit(hit_index, len(units), paragraph, "\n".join(block), True,
+                                  section))
                 i = j
                 continue
         if line.startswith("```"):
@@ -146,6 +182,7 @@ def units_of(text: str, hit_index: int = 0) -> list[Unit]:
             flush()
         elif in_code or not line or line.startswith("#"):
             flush()
+            section += bool(line.startswith("#") and not in_code)
         elif line.startswith("|"):
             flush()
             current = [_table_row(line)]
@@ -244,25 +281,113 @@ def _heading(title: str, heading_path: Sequence[str]) -> str:
     return " > ".join([title, *path])
 
 
-def _extend(question: str, units: Sequence[Unit], best: int) -> str:
-    """The best unit with the earlier sentences of its paragraph (their context) and the
-    units that follow it in the same chunk (step blocks included), within ``WORD_BUDGET``."""
+def _extend(units: Sequence[Unit], best: int) -> list[Unit]:
+    """The best unit with the units before it in its section (their context) and those after
+    it in the same chunk and section (step blocks included), within ``WORD_BUDGET`` words."""
     anchor = units[best]
     picked = [anchor]
     words = len(anchor.text.split())
     for unit in reversed(units[:best]):
         n = len(unit.text.split())
-        if unit.paragraph != anchor.paragraph or words + n > WORD_BUDGET:
+        if not _same_block(unit, anchor) or words + n > WORD_BUDGET:
             break
         picked.insert(0, unit)
         words += n
     for unit in units[best + 1:]:
         n = len(unit.text.split())
-        if unit.hit_index != anchor.hit_index or words + n > WORD_BUDGET:
+        if (unit.hit_index, unit.section) != (anchor.hit_index, anchor.section) \
+                or words + n > WORD_BUDGET:
             break
         picked.append(unit)
         words += n
-    text = picked[0].text
-    for prev, unit in zip(picked, picked[1:], strict=False):
+    return picked
+
+
+def _same_block(unit: Unit, anchor: Unit) -> bool:
+    return unit.hit_index == anchor.hit_index and unit.section == anchor.section
+
+
+def _after_overlap(previous: str, following: str) -> str:
+    """``following`` without the text it repeats from the end of ``previous`` (the chunker's
+    overlap): the longest prefix of it that ``previous`` ends with is dropped."""
+    tail = previous.rstrip()
+    for k in range(min(len(following), len(tail), OVERLAP_CHARS), MIN_OVERLAP - 1, -1):
+        head = following[:k].rstrip()
+        if len(head) >= MIN_OVERLAP and tail.endswith(head):
+            return following[k:]
+    return following
+
+
+def _next_text(chunk_id: str, text: str, following: NextChunk) -> tuple[str, str]:
+    """The next chunk's id and its text after the overlap with ``text``; ("", "") if none."""
+    nxt = following(chunk_id)
+    return (nxt[0], _after_overlap(text, nxt[1])) if nxt else ("", "")
+
+
+def _continue_steps(block: str, hit: SearchHit, following: NextChunk) -> str:
+    """A step block that ends its chunk, with the steps the following chunks of the section
+    continue it with (a list the chunker split over several chunks is quoted to its end)."""
+    chunk_id, text = hit.chunk_id, hit.text
+    for _ in range(MAX_CONTINUED):
+        chunk_id, rest = _next_text(chunk_id, text, following)
+        lines = rest.lstrip("\n").splitlines()
+        if not lines or not _NUMBERED.match(lines[0]):
+            break
+        more, end = _steps_block(lines, 0)
+        block += "\n" + "\n".join(more)
+        if any(line.strip() for line in lines[end:]):  # the list ends inside this chunk
+            break
+        text = rest  # its tail is what the next chunk repeats
+    return block
+
+
+def _continue_prose(text: str, hit: SearchHit, following: NextChunk, budget: int) -> str:
+    """Prose that ends its chunk, continued with the next chunk's leading units (no step
+    block, no new section) while ``budget`` words remain; verbatim."""
+    _, rest = _next_text(hit.chunk_id, hit.text, following)
+    more: list[Unit] = []
+    for unit in units_of(rest):
+        n = len(unit.text.split())
+        if unit.steps or unit.section != 0 or n > budget:
+            break
+        more.append(unit)
+        budget -= n
+    if not more:
+        return text
+    gap = "\n\n" if re.match(r"\s*\n", rest) or rest.lstrip().startswith("#") else " "
+    return text + gap + _verbatim(rest, more)
+
+
+def _to_chunk_end(chunk: str, text: str) -> str:
+    """``text`` (a verbatim slice of ``chunk``) with the rest of the chunk after it, unless
+    that rest starts a new section or a code block."""
+    start = chunk.find(text)
+    rest = chunk[start + len(text):] if start >= 0 else ""
+    if not rest.strip() or re.search(r"^\s*(#|```)", rest, re.MULTILINE):
+        return text
+    return chunk[start:].rstrip()
+
+
+def _joined(units: Sequence[Unit]) -> str:
+    text = units[0].text
+    for prev, unit in zip(units, units[1:], strict=False):
         text += (" " if unit.paragraph == prev.paragraph else "\n\n") + unit.text
     return text
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(r"\s+".join(re.escape(w) for w in text.split()))
+
+
+def _verbatim(chunk: str, picked: Sequence[Unit]) -> str:
+    """The chunk's own text from the first picked unit to the end of the last: the sentences
+    too short to be units (\"Click Connect.\") and the original line breaks stay in. Units
+    rewritten from the source (table rows, list items without their marker) that cannot be
+    found fall back to the units joined."""
+    first = _pattern(picked[0].text).search(chunk)
+    if first is None:
+        return _joined(picked)
+    last = _pattern(picked[-1].text).search(chunk, first.start())
+    if last is None or last.end() < first.end():
+        return _joined(picked)
+    return chunk[first.start():last.end()].strip()

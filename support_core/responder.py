@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
-from support_core.answer_select import UnitLookup, select_passage
+from support_core.answer_select import NextChunk, UnitLookup, select_passage
 from support_core.citations import renumber, source_number
 from support_core.confidence import (
     ANSWERABLE_THRESHOLD,
@@ -110,12 +110,14 @@ class GroundedComposer:
 
     def __init__(
         self, answerable_threshold: float = ANSWERABLE_THRESHOLD, embedder: Embedder | None = None,
-        units: UnitLookup | None = None, scorer: Scorer | None = None,
+        units: UnitLookup | None = None, following: NextChunk | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         self.answerable_threshold = answerable_threshold
         self.scorer = scorer  # confidence from a calibrated model; None = the formula
         self.embedder = embedder  # picks the answering passage; None = lexical evidence only
         self.units = units  # passage-unit vectors stored at ingest (KnowledgeBase.unit_vectors)
+        self.following = following  # next chunk of a section (KnowledgeBase.next_chunk)
 
     def compose(
         self,
@@ -137,7 +139,7 @@ class GroundedComposer:
         opening_text = opening(sentiment, contact_count, customer_name, conversation)
         if not hits or not answerable(evidence, self.answerable_threshold):
             return self.not_covered(opening_text, confidence, evidence)
-        body, sources = _quote(question, hits, self.embedder, self.units)
+        body, sources = _quote(question, hits, self.embedder, self.units, self.following)
         if not body:
             return self.not_covered(opening_text, confidence, evidence)
         text = "\n\n".join(p for p in (opening_text, body, NEXT_STEP) if p)  # maybe no opening
@@ -168,11 +170,11 @@ def opening(
 
 def _quote(
     question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None,
-    units: UnitLookup | None = None,
+    units: UnitLookup | None = None, following: NextChunk | None = None,
 ) -> tuple[str, list[Source]]:
     """One contiguous passage of one hit, quoted verbatim with its [1] marker, and its source
     (:mod:`support_core.answer_select` picks it)."""
-    passage = select_passage(question, hits, embedder, units)
+    passage = select_passage(question, hits, embedder, units, following=following)
     if passage is None:
         return "", []
     if passage.steps:

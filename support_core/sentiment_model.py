@@ -290,20 +290,26 @@ class ModelSentimentAnalyzer:
     def persist_level(self, result: SentimentResult, previous: float | None,
                       level: SentimentLevel | None) -> SentimentResult:
         """Keep an angry or frustrated turn's level while ``decay`` x its mood is still at or
-        above "frustrated" (v1's carry, now on the level only). The score stays the learned
-        mood, which ranks dissatisfied turns best (uss_ccpe dev), while routing still sees
-        that an angry customer's next line, "a human, please", comes from an angry customer."""
+        above "frustrated" (v1's carry), and the score with it: while the level is kept the
+        mood falls by ``decay`` per turn (0.76 -> 0.53 after a calm line), so level and score
+        agree and an upset customer's mood lowers gradually. Routing still sees that an angry
+        customer's next line, "a human, please", comes from an angry customer. Carrying the
+        score only while the level is kept costs 0.001 uss_ccpe AUC (dev 0.8293 -> 0.8282);
+        carrying it after every upset turn cost 0.010 and fell below the message alone."""
         if previous is None or level is None or previous * self.decay < (
                 self.thresholds.frustrated_score):
             return result
         kept = SentimentLevel.ANGRY if level == SentimentLevel.URGENT else level
         if kept not in _UPSET or more_severe(result.level, kept) == result.level:
             return result
+        carried = previous * self.decay
         return result.model_copy(update={
             "level": kept,
+            "frustration_score": round(min(1.0, max(result.frustration_score, carried)), 4),
             "reasons": [*result.reasons[:-1],
-                        f"Level {kept.value}: kept from the previous turn (mood {previous:.2f} "
-                        f"x {self.decay} is still >= {self.thresholds.frustrated_score})"]})
+                        f"Level {kept.value}: kept from the previous turn; mood {previous:.2f} "
+                        f"x {self.decay} = {carried:.2f} carried (still >= "
+                        f"{self.thresholds.frustrated_score})"]})
 
     def decide(self, ev: Evidence, learned: float, previous: float | None,
                session: float | None = None, floor_ev: Evidence | None = None,

@@ -205,7 +205,8 @@ class Service:
         if settings.confidence_model == "calibrated":
             scorer = CalibratedScorer(self.kb.embedder, units, getattr(self.kb, "term_idf", None))
         composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder,
-                                    units=units, scorer=scorer)
+                                    units=units, following=getattr(self.kb, "next_chunk", None),
+                                    scorer=scorer)
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(

@@ -31,6 +31,14 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(scope="session")
+def local_embedder():  # type: ignore[no-untyped-def]
+    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from support_core.adapters.embeddings_local import LocalEmbedder
+
+    return LocalEmbedder("all-MiniLM-L6-v2")
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, kb_dir=SAMPLE_KB, **overrides)  # type: ignore[call-arg]
 

@@ -108,3 +108,74 @@ def test_lexical_fallback_without_embedder_still_quotes(tmp_path: Path) -> None:
     hits = [make_hit("password", "Reset your password", PASSWORD, 0.03, 1)]
     passage = select_passage("Can admins force a password reset for members?", hits, None)
     assert passage is not None and passage.anchor.startswith("Admins can force")
+
+
+# Two sentences of four words or more around one that is too short to be a unit.
+CONNECT = (
+    "Enter the email address of your PayPal business account. Click Connect. "
+    "Sign in to PayPal and follow the on-screen instructions to finish."
+)
+
+
+def test_passage_is_verbatim_and_keeps_sentences_too_short_to_be_units() -> None:
+    hits = [make_hit("paypal", "Connect PayPal", CONNECT, 0.03, 1)]
+    passage = select_passage("Which email address do I enter to connect PayPal?", hits, None)
+    assert passage is not None and passage.anchor.startswith("Enter the email address")
+    assert passage.text == CONNECT  # "Click Connect." is not dropped from the middle
+
+
+def test_passage_does_not_cross_a_heading_into_the_next_section() -> None:
+    text = ("## Export\n\nExports include every project and every comment of the workspace.\n\n"
+            "## Delete\n\nDeleting a workspace removes every project after thirty days.")
+    hits = [make_hit("ws", "Workspaces", text, 0.03, 1)]
+    passage = select_passage("What do exports include, every project?", hits, None)
+    assert passage is not None and passage.anchor.startswith("Exports include")
+    assert "Deleting" not in passage.text and "##" not in passage.text
+
+
+def chunk_hit(chunk_id: str, text: str) -> SearchHit:
+    return SearchHit(chunk_id=chunk_id, article_id=chunk_id.split(":")[0], title="Guide",
+                     text=text, heading_path=["Guide"], dense_score=0.6, bm25_score=5.0,
+                     dense_rank=1, bm25_rank=1, fused_score=0.03)
+
+
+def test_prose_cut_by_the_chunker_continues_into_the_next_chunk_without_the_overlap() -> None:
+    first = ("Domains bought elsewhere can be connected to your site. "
+             "Connecting keeps the domain with its current registrar.")
+    second = ("Connecting keeps the domain with its current registrar. "
+              "Renewals are then paid to that registrar, not to us.")
+    following = {"guide:0": ("guide:1", second)}.get
+    hits = [chunk_hit("guide:0", first)]
+    question = "Can I connect a domain bought elsewhere to my site?"
+    passage = select_passage(question, hits, None, following=following)
+    assert passage is not None
+    assert passage.text == first + " Renewals are then paid to that registrar, not to us."
+    assert select_passage(question, hits, None).text == first  # type: ignore[union-attr]
+
+
+def test_numbered_step_list_split_over_two_chunks_is_quoted_to_its_last_step() -> None:
+    steps = [f"{i}. Step number {i} of exporting the workspace archive." for i in range(1, 7)]
+    first = "To export the workspace archive:\n\n" + "\n".join(steps[:4])
+    second = "\n".join(steps[3:])  # the chunker repeats step 4 as its overlap
+    hits = [chunk_hit("guide:0", first)]
+    passage = select_passage("How do I export the workspace archive?", hits, None,
+                             following={"guide:0": ("guide:1", second)}.get)
+    assert passage is not None
+    # every step, once, in order, whether the intro line or the list scored best
+    assert passage.text.endswith("\n".join(steps))
+    assert all(passage.text.count(step) == 1 for step in steps)
+    only_steps = select_passage("Which step comes after step number 1 of exporting?", hits,
+                                None, following={"guide:0": ("guide:1", second)}.get)
+    assert only_steps is not None and only_steps.steps
+    assert only_steps.text == "\n".join(steps)
+
+
+def test_prose_continues_only_when_nothing_of_its_chunk_is_skipped() -> None:
+    first = ("Domains bought elsewhere can be connected to your site. "
+             "Connecting keeps the domain with its current registrar. Then click Save.")
+    second = "Renewals are then paid to that registrar, not to us."
+    passage = select_passage("Can I connect a domain bought elsewhere to my site?",
+                             [chunk_hit("guide:0", first)], None,
+                             following={"guide:0": ("guide:1", second)}.get)
+    assert passage is not None
+    assert passage.text == first + " " + second  # "Then click Save." is not skipped

@@ -8,6 +8,7 @@ billing address) and unrelated ones, so "How do I change it?" fits two topics eq
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +170,10 @@ def test_a_vague_first_message_gets_one_question_naming_both_topics(desk: Any) -
     assert ticket.messages[-1].metadata.get("clarify_options")
     spans = {s["name"]: s for s in desk.store.spans(ticket.ticket_id)}
     assert spans["clarify.decide"]["attributes"]["clarify.asked"] is True
+    with sqlite3.connect(desk.settings.sqlite_path) as db:  # the row SQL reports count on
+        (action,) = db.execute("SELECT action FROM tickets WHERE ticket_id = ?",
+                               (ticket.ticket_id,)).fetchone()
+    assert action == "clarify"  # neither an auto-reply nor an escalation
 
 
 @pytest.mark.slow

@@ -156,6 +156,11 @@ def test_calm_message_after_an_angry_one_lowers_the_mood_gradually(desk: Any) ->
     assert f2 >= floor_decay * f1 - 1e-4 and f3 >= floor_decay * f2 - 1e-4 and f3 > 0.0
     assert second.ticket.sentiment.message_score < 0.4  # the message itself is calm
     assert f2 > second.ticket.sentiment.message_score
+    upset = desk.pipeline.s.sentiment.thresholds.frustrated_score
+    for result in (second, third):  # an upset level is never shown with a calm score
+        sentiment = result.ticket.sentiment
+        if sentiment.level in (SentimentLevel.ANGRY, SentimentLevel.FRUSTRATED):
+            assert sentiment.frustration_score >= upset
     assert any("Mood carried" in r for r in second.ticket.sentiment.reasons)
     handoff = desk.store.active_handoff(first.ticket.ticket_id)
     assert handoff is not None

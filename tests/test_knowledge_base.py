@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +15,9 @@ from support_core.kb.knowledge_base import KnowledgeBase, expand_paths
 from support_core.models import Article, IngestStatus
 from support_core.wiring import build_knowledge_base
 from tests.conftest import SAMPLE_KB, make_settings
+from tests.embedders import CountingEmbedder
 
 pytestmark = pytest.mark.slow
-
-
-class CountingEmbedder:
-    """The real model, counting how many texts reach it."""
-
-    def __init__(self, inner: LocalEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.texts = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.inner.embed(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
-
-
-@pytest.fixture(scope="session")
-def local_embedder() -> LocalEmbedder:
-    return LocalEmbedder("all-MiniLM-L6-v2")
 
 
 @pytest.fixture

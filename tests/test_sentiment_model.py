@@ -269,7 +269,8 @@ def test_an_angry_level_persists_while_the_decayed_mood_is_still_frustrated(
     mood: float, kept: bool
 ) -> None:
     """Routing sees the angry customer's next, calm line as angry for as long as
-    decay x the mood stays at or above "frustrated"; the score stays the learned mood."""
+    decay x the mood stays at or above "frustrated"; while the level is kept the score
+    carries decay x the mood with it, so the two agree; after that it is the learned mood."""
     text = "I want to talk to a human"
     analyzer = shipped({"ANGRY": 3.0, text: -3.0})
     angry_reply = Message(role=Role.ASSISTANT, content="Sorry about that.",
@@ -277,4 +278,10 @@ def test_an_angry_level_persists_while_the_decayed_mood_is_still_frustrated(
     result = analyzer.analyze(text, [customer("ANGRY"), angry_reply, customer(text)])
     assert (result.level == SentimentLevel.ANGRY) is kept
     assert result.frustration_score < mood
+    carried = mood * analyzer.decay
+    if kept:  # level and score agree: "angry" never comes with a below-"frustrated" score
+        assert result.frustration_score == pytest.approx(carried, abs=1e-3)
+        assert result.frustration_score >= analyzer.thresholds.frustrated_score
+    else:  # no carry once the level lapses: the learned mood, below what decay would keep
+        assert result.frustration_score < carried
     assert any("kept from the previous turn" in r for r in result.reasons) is kept

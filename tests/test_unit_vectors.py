@@ -3,7 +3,6 @@ interchangeable with query-time embedding. Real local model, real Chroma and SQL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,31 +12,11 @@ from support_core.adapters.chroma_store import ChromaStore
 from support_core.adapters.embeddings_local import LocalEmbedder
 from support_core.answer_select import select_passage, unit_texts, units_key
 from support_core.kb.knowledge_base import KnowledgeBase
-from support_core.models import Article
+from support_core.models import Article, SearchHit
 from tests.conftest import make_settings
+from tests.embedders import CountingEmbedder
 
 pytestmark = pytest.mark.slow
-
-
-class CountingEmbedder:
-    """The real model, counting the document texts that reach it."""
-
-    def __init__(self, inner: LocalEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.texts = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.inner.embed(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
-
-
-@pytest.fixture(scope="module")
-def local_embedder() -> LocalEmbedder:
-    return LocalEmbedder("all-MiniLM-L6-v2")
 
 
 def make_kb(tmp_path: Path, embedder: object, **kwargs: object) -> KnowledgeBase:
@@ -135,3 +114,28 @@ def test_changed_text_or_old_kb_falls_back_to_query_time_embedding(
     hits = old.search("How do I finish the refunds?", k=3)
     assert select_passage("How do I finish the refunds?", hits, local_embedder,
                           old.unit_vectors) is not None
+
+
+def test_next_chunk_text_continues_a_section_only(tmp_path: Path,
+                                                  local_embedder: LocalEmbedder) -> None:
+    """The real chunker splits a long step list; a passage quoting it from the first chunk
+    gets every step once, and the lookup never crosses into another section."""
+    kb = make_kb(tmp_path, local_embedder)
+    steps = "\n".join(f"{i}. Open step {i} of the export wizard and confirm the screen."
+                      for i in range(1, 10))
+    text = f"## Export\n\n{steps}\n\n## Delete\n\nDeleting a workspace is final after 30 days."
+    kb.ingest_article(Article(article_id="wiz", title="Export wizard", text=text))
+    chunks = kb.get_chunks("wiz")
+    export = [c for c in chunks if c.heading_path[-1] == "Export"]
+    assert len(export) >= 2  # the list really was split
+    for before, after in zip(export, export[1:], strict=False):
+        assert kb.next_chunk(before.chunk_id) == (after.chunk_id, after.text)
+    assert kb.next_chunk(export[-1].chunk_id) is None  # "Delete" is another section
+    hit = SearchHit(chunk_id=export[0].chunk_id, article_id="wiz", title="Export wizard",
+                    text=export[0].text, heading_path=export[0].heading_path,
+                    fused_score=0.03)
+    passage = select_passage("How do I use the export wizard?", [hit], local_embedder,
+                             kb.unit_vectors, following=kb.next_chunk)
+    assert passage is not None and passage.steps
+    numbers = [int(line.split(".")[0]) for line in passage.text.splitlines()]
+    assert numbers == list(range(1, 10))  # every step once, across all the chunks

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
+from support_core.clarify import RULE as CLARIFY_RULE
 from support_core.errors import AlreadyClaimed, ConcurrentUpdate, InvalidTransition, NotFound
 from support_core.models import (
     HandoffPackage,
@@ -90,6 +91,8 @@ def _when(value: str | None) -> datetime | None:
 def _action(ticket: Ticket) -> str | None:
     if ticket.escalation and ticket.escalation.should_escalate:
         return "escalated"
+    if ticket.escalation and ticket.escalation.rule == CLARIFY_RULE:
+        return "clarify"  # asked which topic: neither an answer nor a handoff
     return "auto_reply" if ticket.draft else None
 
 

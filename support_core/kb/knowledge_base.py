@@ -271,6 +271,20 @@ class KnowledgeBase:
         """Stored passage-unit vectors of these chunks: ``chunk_id -> (key, matrix)``."""
         return self.units.get(chunk_ids)
 
+    def next_chunk(self, chunk_id: str) -> tuple[str, str] | None:
+        """Id and text of the chunk after this one in its article, if it continues the same
+        section and is not quarantined (``answer_select`` continues a passage cut by the
+        chunker there). Served from the in-memory catalogue: no store round trip."""
+        catalogue = self._current_catalogue()
+        chunk = catalogue.chunks.get(chunk_id)
+        if chunk is None:
+            return None
+        following = catalogue.chunks.get(f"{chunk.article_id}:{chunk.position + 1}")
+        if (following is None or following.chunk_id in catalogue.quarantined
+                or following.heading_path != chunk.heading_path):
+            return None
+        return following.chunk_id, following.text
+
     def _ingest_group(
         self, group: list[tuple[str, Article]], replace: bool | None = None,
         file_flags: Mapping[str, list[str]] | None = None, progress: Progress | None = None,
