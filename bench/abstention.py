@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import cpu_model, replace_section  # noqa: E402
 from support_core.adapters.embedding_cache import CachedEmbedder
+from support_core.calibrated_confidence import MODEL_PATH, features, load_calibrator
 from support_core.confidence import ANSWERABLE_THRESHOLD, combine, score_evidence
 from support_core.config import Settings
 from support_core.kb import KnowledgeBase
@@ -56,6 +57,8 @@ class Scored:
     dense_top_present: bool
     bm25_top_present: bool
     article_agreement: bool | None = None  # from the KB's per-retriever article rankings
+    calibrated: float | None = None  # Settings.confidence_model = "calibrated", same hits
+    calibrated_ms: float = 0.0  # time to compute its features and score (warm query cache)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,9 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"No corpus.jsonl / queries.jsonl under {data}; pass --data <folder>.")
         return 2
     started = time.perf_counter()
-    scored, index_seconds = score_queries(corpus, queries, k=args.k, cache_dir=args.cache_dir)
+    scored, index_seconds = score_queries(corpus, queries, k=args.k, cache_dir=args.cache_dir,
+                                          model=args.model)
     tune, test = stratified_split(scored, seed=args.seed)
     report = build_report(tune, test, scored, args, index_seconds)
+    report += "\n" + calibrated_report(scored, args)
     report += f"\nTotal run time: {time.perf_counter() - started:.0f} s.\n"
     print(report)
     if not args.no_write:
@@ -83,14 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--k", type=int, default=5, help="hits per query (the pipeline's default)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the tune/test split")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--model", type=Path, default=MODEL_PATH,
+                        help="calibrated model weights to compare with the formula")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="keep the embedding cache here between runs (default: a fresh one)")
     return parser
 
 
 # ----------------------------------------------------------------------------- scoring
-def score_queries(corpus: Path, queries: Path, *, k: int,
-                  cache_dir: Path | None = None) -> tuple[list[Scored], float]:
+def score_queries(corpus: Path, queries: Path, *, k: int, cache_dir: Path | None = None,
+                  model: Path = MODEL_PATH) -> tuple[list[Scored], float]:
     """Index the corpus in a temporary data dir and score every query's hits.
 
     With ``cache_dir`` the embedding cache lives there instead, so re-runs embed nothing
@@ -105,9 +112,21 @@ def score_queries(corpus: Path, queries: Path, *, k: int,
         started = time.perf_counter()
         kb.ingest_articles(articles)
         index_seconds = time.perf_counter() - started
-        scored = [_score(kb.search(row["query"], k=k), row) for row in rows]
-        for item, row in zip(scored, rows, strict=True):
+        calibrator = load_calibrator(model) if model.exists() else None
+        scored = []
+        for row in rows:
+            hits = kb.search(row["query"], k=k)
+            item = _score(hits, row)
             item.article_agreement = _article_agreement(kb, row["query"])
+            if calibrator is not None and hits:
+                t0 = time.perf_counter()
+                values = features(row["query"], hits, embedder=kb.embedder,
+                                  units=kb.unit_vectors, idf=kb.term_idf())
+                item.calibrated = calibrator.confidence(values)
+                item.calibrated_ms = 1000 * (time.perf_counter() - t0)
+            elif calibrator is not None:
+                item.calibrated = 0.0
+            scored.append(item)
     return scored, index_seconds
 
 
@@ -225,6 +244,36 @@ def build_report(tune: list[Scored], test: list[Scored], everything: list[Scored
     a_aucs, b_aucs = feature_aucs(tune), feature_aucs(test)
     lines += [f"| {name} | {a_aucs[name]:.3f} | {b_aucs[name]:.3f} |" for name in a_aucs]
     lines += ["", *_diagnostics(everything), "", *_machine(args)]
+    return "\n".join(lines) + "\n"
+
+
+def calibrated_report(items: list[Scored], args: argparse.Namespace) -> str:
+    """Formula vs calibrated model on the same hits, at the default floor (all queries).
+    The calibrated model never saw this corpus; its floor comes from its training data."""
+    if any(s.calibrated is None for s in items):
+        return f"(no calibrated model at {args.model}: only the formula was measured)\n"
+    calibrated = [replace(s, confidence=s.calibrated or 0.0) for s in items]
+    lines = [
+        "### Formula vs calibrated confidence (`Settings.confidence_model`), same hits",
+        "",
+        f"All {_counts(items)} queries; threshold = the default floor "
+        f"{ANSWERABLE_THRESHOLD:.2f} for both (the calibrated model maps its training-derived "
+        "operating point onto it). Weights: `" + _display(args.model) + "`.",
+        "",
+        "| confidence | AUC | unanswerable caught | answerable refused "
+        "| top hit is gold, when answered |",
+        "|---|---|---|---|---|",
+    ]
+    for name, rows in (("formula (before)", items), ("calibrated (after)", calibrated)):
+        m = at_threshold(rows, ANSWERABLE_THRESHOLD)
+        score = auc([s.confidence for s in rows], [s.answerable for s in rows])
+        lines.append(f"| {name} | {score:.3f} | {m['abstained_unanswerable']:.1%} "
+                     f"| {1 - m['answered_answerable']:.1%} "
+                     f"| {m['gold_top_when_answered']:.3f} |")
+    ms = sorted(s.calibrated_ms for s in items)
+    lines += ["", f"Calibrated scoring cost per query (features + model, after search; the "
+              f"query vector is cached by the search): median {ms[len(ms) // 2]:.1f} ms, "
+              f"p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms over {len(items)} queries."]
     return "\n".join(lines) + "\n"
 
 

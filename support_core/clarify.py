@@ -234,14 +234,21 @@ def decide(
     session: Sequence[Message],
     decision: EscalationDecision,
     thresholds: Thresholds,
+    *,
+    calibrated: bool = False,
 ) -> Clarification | None:
-    """A clarifying question for this turn, or None (module docstring for the rules)."""
+    """A clarifying question for this turn, or None (module docstring for the rules).
+
+    ``calibrated``: the confidence came from the calibrated model, which can be high while
+    the two retrievers point at different articles; then their disagreement also counts as
+    "unsure" (the formula already scores disagreement low)."""
     if not may_replace(decision) or just_clarified(session):
         return None
     if plan is not None and plan.continuation and plan.current_article and hits and (
             hits[0].article_id == plan.current_article):
         return None  # the conversation fixes the topic
     unsure = decision.rule == "low_confidence"  # the search found no answer it trusts
+    unsure = unsure or (calibrated and retrievers_disagree(hits))
     why, close = vague_reason(text, plan, unsure, thresholds)
     if not why:
         return None
@@ -254,6 +261,13 @@ def decide(
               f"{scores}): " + " / ".join(o.label for o in options))
     return Clarification(question(options), tuple(options), reason,
                          len(content_terms(text)), gap)
+
+
+def retrievers_disagree(hits: Sequence[SearchHit]) -> bool:
+    """The dense rank-1 and the BM25 rank-1 article differ (or one is missing)."""
+    dense = next((h.article_id for h in hits if h.dense_rank == 1), None)
+    keyword = next((h.article_id for h in hits if h.bm25_rank == 1), None)
+    return dense is None or keyword is None or dense != keyword
 
 
 def may_replace(decision: EscalationDecision) -> bool:

@@ -105,7 +105,8 @@ def combine(evidence: ConfidenceEvidence) -> float:
 
 def answerable(evidence: ConfidenceEvidence, threshold: float = ANSWERABLE_THRESHOLD) -> bool:
     """Whether the evidence is strong enough to answer instead of saying "not covered"."""
-    return evidence.hits > 0 and combine(evidence) >= threshold
+    score = evidence.calibrated if evidence.calibrated is not None else combine(evidence)
+    return evidence.hits > 0 and score >= threshold
 
 
 def best_hits(hits: Sequence[SearchHit], n: int) -> list[SearchHit]:

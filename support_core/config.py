@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     confidence_floor: float = Field(
         0.5, ge=0, le=1, description="Below: no answer, escalate to tier1."
     )
+    confidence_model: Literal["formula", "calibrated"] = Field(
+        "calibrated", description="formula = hand-weighted evidence; calibrated = fitted model "
+        "with answer-passage features (models_data/abstention.json)."
+    )
     confidence_threshold: float = Field(
         0.75, ge=0, le=1, description="Below, with high frustration: escalate."
     )

@@ -304,6 +304,10 @@ class ConfidenceEvidence(BaseModel):
     agreement: bool = False  # dense and BM25 top-1 article are the same
     coverage: float = 0.0  # share of the question's content words found in the used chunks
     hits: int = 0
+    # With Settings.confidence_model == "calibrated" (support_core.calibrated_confidence):
+    # the calibrated confidence that ``answerable`` compares, and the features it came from.
+    calibrated: float | None = None
+    features: dict[str, float] = Field(default_factory=dict)
 
 
 class SearchPlan(BaseModel):

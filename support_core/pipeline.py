@@ -508,8 +508,10 @@ class SupportPipeline:
         if not self.settings.clarify_enabled or decision is None or ticket.stage_errors:
             return
         with stage_span("clarify.decide") as span:
+            draft = ticket.draft
+            calibrated = bool(draft and draft.evidence and draft.evidence.calibrated is not None)
             asked = clarify.decide(text, hits, ticket.search_plan, session, decision,
-                                   self.clarify_thresholds)
+                                   self.clarify_thresholds, calibrated=calibrated)
             span.set_attribute("clarify.asked", asked is not None)
             if asked is not None:
                 span.set_attribute("clarify.options", [o.label for o in asked.options])

@@ -92,6 +92,13 @@ class Responder(Protocol):
     ) -> Draft: ...
 
 
+class Scorer(Protocol):
+    """Confidence for a question's hits (``calibrated_confidence.CalibratedScorer``)."""
+
+    def score(self, question: str, hits: Sequence[SearchHit]
+              ) -> tuple[float, ConfidenceEvidence]: ...
+
+
 # ----------------------------------------------------------------------------- composer
 class GroundedComposer:
     """Builds replies from retrieved text and fixed template sentences only.
@@ -104,8 +111,10 @@ class GroundedComposer:
     def __init__(
         self, answerable_threshold: float = ANSWERABLE_THRESHOLD, embedder: Embedder | None = None,
         units: UnitLookup | None = None, following: NextChunk | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         self.answerable_threshold = answerable_threshold
+        self.scorer = scorer  # confidence from a calibrated model; None = the formula
         self.embedder = embedder  # picks the answering passage; None = lexical evidence only
         self.units = units  # passage-unit vectors stored at ingest (KnowledgeBase.unit_vectors)
         self.following = following  # next chunk of a section (KnowledgeBase.next_chunk)
@@ -126,7 +135,7 @@ class GroundedComposer:
         ``summary`` and ``conversation`` are accepted so both responders are
         interchangeable; the composer quotes the knowledge base and so does not use them.
         """
-        confidence, evidence = score_evidence(question, hits)
+        confidence, evidence = self.score(question, hits)
         opening_text = opening(sentiment, contact_count, customer_name, conversation)
         if not hits or not answerable(evidence, self.answerable_threshold):
             return self.not_covered(opening_text, confidence, evidence)
@@ -136,6 +145,12 @@ class GroundedComposer:
         text = "\n\n".join(p for p in (opening_text, body, NEXT_STEP) if p)  # maybe no opening
         return Draft(text=text, confidence=confidence, answered=True, sources=sources,
                      evidence=evidence, generator=self.name)
+
+    def score(self, question: str, hits: Sequence[SearchHit]) -> tuple[float, ConfidenceEvidence]:
+        """Confidence and its evidence: the calibrated scorer's, else the formula's."""
+        if self.scorer is not None:
+            return self.scorer.score(question, hits)
+        return score_evidence(question, hits)
 
     def not_covered(
         self, opening: str, confidence: float, evidence: ConfidenceEvidence
@@ -267,7 +282,7 @@ class LLMResponder:
         fallback = partial(self.composer.compose, question, hits, sentiment=sentiment,
                            summary=summary, contact_count=contact_count,
                            customer_name=customer_name, conversation=conversation)
-        confidence, evidence = score_evidence(question, hits)
+        confidence, evidence = self.composer.score(question, hits)
         if not hits or not answerable(evidence, self.composer.answerable_threshold):
             return fallback()
         passages = best_hits(hits, len(hits))

@@ -12,6 +12,7 @@ from functools import cached_property
 from support_core.adapters.redacting_store import RedactingMemory, RedactingTicketStore
 from support_core.agent_desk import AgentDesk
 from support_core.auth import UserStore
+from support_core.calibrated_confidence import CalibratedScorer
 from support_core.config import Settings
 from support_core.csat import OutcomeStore
 from support_core.desk_records import DeskRecords
@@ -199,9 +200,13 @@ class Service:
     def pipeline(self) -> SupportPipeline:
         settings, llm = self.settings, self.llm
         setup_tracing(settings)
+        units = getattr(self.kb, "unit_vectors", None)
+        scorer = None
+        if settings.confidence_model == "calibrated":
+            scorer = CalibratedScorer(self.kb.embedder, units, getattr(self.kb, "term_idf", None))
         composer = GroundedComposer(settings.confidence_floor, embedder=self.kb.embedder,
-                                    units=getattr(self.kb, "unit_vectors", None),
-                                    following=getattr(self.kb, "next_chunk", None))
+                                    units=units, following=getattr(self.kb, "next_chunk", None),
+                                    scorer=scorer)
         guard = OutputGuard(self.kb.embedder)  # checks what the model wrote before it is sent
         responder = LLMResponder(llm, composer, guard=guard) if llm is not None else composer
         stages = Stages(

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +36,7 @@ import sqlite_utils
 from pydantic import BaseModel
 
 from support_core.answer_select import unit_texts, units_key
+from support_core.confidence import content_terms
 from support_core.config import Settings
 from support_core.errors import DeskpilotError, IngestError, NotFound
 from support_core.kb.bm25 import BM25Index
@@ -257,6 +261,11 @@ class KnowledgeBase:
             rows.append((chunk.chunk_id, units_key(texts), matrix))
             start += len(texts)
         return rows
+
+    def term_idf(self) -> Mapping[str, float]:
+        """Inverse document frequency of every content term (``confidence.content_terms``)
+        over the chunks, computed once per catalogue; a term in no chunk is absent."""
+        return self._current_catalogue().idf
 
     def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
         """Stored passage-unit vectors of these chunks: ``chunk_id -> (key, matrix)``."""
@@ -541,6 +550,14 @@ class _Catalogue:
         self.chunks = {c.chunk_id: c for c in chunks}
         self.size = len(chunks)
         self.bm25 = BM25Index(chunks)
+
+    @cached_property
+    def idf(self) -> dict[str, float]:
+        df: Counter[str] = Counter()
+        for chunk in self.chunks.values():
+            df.update(content_terms(" ".join([chunk.title, *chunk.heading_path, chunk.text])))
+        n = max(1, self.size)
+        return {t: math.log(1 + n / c) for t, c in df.items()}
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
