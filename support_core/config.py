@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Below: no answer, escalate to tier1."
     )
     confidence_model: Literal["formula", "calibrated"] = Field(
-        "calibrated", description="formula = hand-weighted evidence; calibrated = fitted model "
+        "formula", description="formula = hand-weighted evidence; calibrated = fitted model "
         "with answer-passage features (models_data/abstention.json)."
     )
     confidence_threshold: float = Field(
