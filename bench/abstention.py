@@ -264,7 +264,9 @@ def calibrated_report(items: list[Scored], args: argparse.Namespace) -> str:
         "| top hit is gold, when answered |",
         "|---|---|---|---|---|",
     ]
-    for name, rows in (("formula (before)", items), ("calibrated (after)", calibrated)):
+    variants = (("formula (the default)", items),
+                ("calibrated (SUPPORT_CONFIDENCE_MODEL=calibrated)", calibrated))
+    for name, rows in variants:
         m = at_threshold(rows, ANSWERABLE_THRESHOLD)
         score = auc([s.confidence for s in rows], [s.answerable for s in rows])
         lines.append(f"| {name} | {score:.3f} | {m['abstained_unanswerable']:.1%} "

@@ -138,8 +138,9 @@ def report(
             "",
             f"KB of {chunks} chunks (sample KB + TechQA technotes); {args.messages} messages after "
             f"{args.warmup} warm-up messages, from 40 customers, each message distinct; "
-            f"{actions['auto_reply']} auto-replied, "
-            f"{actions['escalated']} escalated. Stage times come from the spans stored per ticket; "
+            f"{actions['auto_reply']} auto-replied, {actions['escalated']} escalated, "
+            f"{actions.get('clarify', 0)} answered with a clarifying question. "
+            "Stage times come from the spans stored per ticket; "
             "handoff.enqueue only runs for escalations.",
             "",
             "| stage | n | p50 ms | p95 ms |",
