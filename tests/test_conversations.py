@@ -170,6 +170,23 @@ def test_calm_message_after_an_angry_one_lowers_the_mood_gradually(desk: Any) ->
     assert [m.role for m in session].count(Role.CUSTOMER) == 3
 
 
+def test_an_uncovered_follow_up_is_not_answered_from_the_article_in_view(desk: Any) -> None:
+    """The article of the last answer stays in view for follow-ups, but a follow-up it does
+    not cover gets "not covered" and a person, not a quote from that article."""
+    first = desk.pipeline.process_message(desk.customer, "s1", "How do I rotate my API key?")
+    assert first.action == "auto_reply" and first.ticket.draft.answered
+    in_view = {s.article_id for s in first.ticket.draft.sources}
+    second = desk.pipeline.process_message(
+        desk.customer, "s1", "And can I pay my Orbitly invoice with cryptocurrency like bitcoin?")
+    assert second.action == "escalated"
+    assert second.ticket.escalation.rule == "low_confidence"
+    assert not second.ticket.draft.answered
+    assert second.ticket.draft.confidence < desk.settings.confidence_floor
+    assert not in_view & {s.article_id for s in second.ticket.draft.sources}  # no quote
+    session = desk.memory.get_session(desk.customer, "s1")
+    assert [m.role for m in session].count(Role.CUSTOMER) == 2  # both turns kept
+
+
 def test_frustration_threshold_setting_reaches_the_handoff(service_factory: Any) -> None:
     text = "I am annoyed, the CSV export keeps timing out. Can someone call me?"
     low = service_factory(frustration_threshold=0.05)
