@@ -140,6 +140,15 @@ def units_key(texts: Sequence[str]) -> str:
     return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:24]
 
 
+def matching_vectors(row: tuple[str, np.ndarray] | None, texts: Sequence[str]
+                     ) -> np.ndarray | None:
+    """The stored unit matrix ``row`` if it was computed from exactly ``texts``, else None
+    (the chunk changed since ingest, or the KB predates stored units)."""
+    if row is None or row[0] != units_key(texts) or row[1].shape[0] != len(texts):
+        return None
+    return row[1]
+
+
 def _embed_texts(title: str, heading_path: Sequence[str], units: Sequence[Unit]) -> list[str]:
     heading = _heading(title, heading_path)
     return [f"{heading}: {' '.join(u.text.split()[:EMBED_WORDS])}" for u in units]
@@ -258,9 +267,9 @@ def _dense(
     todo: list[tuple[int, str]] = []  # (position in dense, text) still to embed
     for hit, units in zip(hits, per_hit, strict=True):
         texts = _embed_texts(hit.title, hit.heading_path, units)
-        row = found.get(hit.chunk_id)
-        if row is not None and row[0] == units_key(texts) and row[1].shape[0] == len(units):
-            dense.extend(float(x) for x in row[1] @ query)
+        matrix = matching_vectors(found.get(hit.chunk_id), texts)
+        if matrix is not None:
+            dense.extend(float(x) for x in matrix @ query)
         else:
             todo.extend((len(dense) + j, t) for j, t in enumerate(texts))
             dense.extend([None] * len(units))
@@ -295,8 +304,7 @@ def _extend(units: Sequence[Unit], best: int) -> list[Unit]:
         words += n
     for unit in units[best + 1:]:
         n = len(unit.text.split())
-        if (unit.hit_index, unit.section) != (anchor.hit_index, anchor.section) \
-                or words + n > WORD_BUDGET:
+        if not _same_block(unit, anchor) or words + n > WORD_BUDGET:
             break
         picked.append(unit)
         words += n

@@ -42,11 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-from support_core.answer_select import PASSAGE_HITS, unit_texts, units_key
+from support_core.answer_select import PASSAGE_HITS, UnitLookup, matching_vectors, unit_texts
 from support_core.confidence import (
     ANSWERABLE_THRESHOLD,
     best_hits,
     content_terms,
+    passage_terms,
     score_evidence,
 )
 from support_core.models import ConfidenceEvidence, SearchHit
@@ -56,7 +57,6 @@ MODEL_PATH = Path(__file__).parent / "models_data" / "abstention.json"
 FEATURES = ("agreement", "top_dense", "dense_margin", "bm25_margin", "coverage", "idf_coverage",
             "title_coverage", "known_share", "unit_cosine", "unit_coverage")
 
-UnitLookup = Callable[[Sequence[str]], Mapping[str, tuple[str, np.ndarray]]]
 IdfLookup = Callable[[], Mapping[str, float]]
 
 
@@ -100,24 +100,28 @@ class CalibratedScorer:
         self.idf = idf
         self.calibrator = calibrator or load_calibrator()
 
-    def features(self, question: str, hits: Sequence[SearchHit]) -> dict[str, float]:
+    def features(self, question: str, hits: Sequence[SearchHit],
+                 evidence: ConfidenceEvidence | None = None) -> dict[str, float]:
         return features(question, hits, embedder=self.embedder, units=self.units,
-                        idf=self.idf() if self.idf is not None else {})
+                        idf=self.idf() if self.idf is not None else {}, evidence=evidence)
 
     def score(self, question: str, hits: Sequence[SearchHit]) -> tuple[float, ConfidenceEvidence]:
         _, evidence = score_evidence(question, hits)
         if not hits:
             return 0.0, evidence
-        values = self.features(question, hits)
+        values = self.features(question, hits, evidence)
         confidence = self.calibrator.confidence(values)
         return confidence, evidence.model_copy(update={
             "calibrated": confidence, "features": {k: round(v, 4) for k, v in values.items()}})
 
 
 def features(question: str, hits: Sequence[SearchHit], *, embedder: Embedder | None,
-             units: UnitLookup | None, idf: Mapping[str, float]) -> dict[str, float]:
-    """The ``FEATURES`` of one question and its hits (module docstring)."""
-    _, evidence = score_evidence(question, hits)
+             units: UnitLookup | None, idf: Mapping[str, float],
+             evidence: ConfidenceEvidence | None = None) -> dict[str, float]:
+    """The ``FEATURES`` of one question and its hits (module docstring); ``evidence``: the
+    formula's evidence for them, if the caller already has it."""
+    if evidence is None:
+        _, evidence = score_evidence(question, hits)
     ranked = best_hits(hits, PASSAGE_HITS)
     # A mood word the KB never uses ("ugh", "annoyed") is how the customer feels, not a topic
     # the KB lacks; a word the KB does use ("cancel", "error") always counts.
@@ -136,11 +140,12 @@ def features(question: str, hits: Sequence[SearchHit], *, embedder: Embedder | N
     top = ranked[0] if ranked else None
     title = content_terms(" ".join([top.title, *top.heading_path])) if top else set()
     cosine, unit_hit = _best_unit(question, ranked, embedder, units)
+    firsts = _article_firsts(hits)
     return {
         "agreement": float(evidence.agreement),
         "top_dense": evidence.top_dense,
-        "dense_margin": _margin([h.dense_score for h in _article_firsts(hits)]),
-        "bm25_margin": _margin([h.bm25_score for h in _article_firsts(hits)], relative=True),
+        "dense_margin": _margin([h.dense_score for h in firsts]),
+        "bm25_margin": _margin([h.bm25_score for h in firsts], relative=True),
         "coverage": evidence.coverage,
         "idf_coverage": share(found),
         "title_coverage": share(title),
@@ -159,7 +164,7 @@ def _mood_terms() -> frozenset[str]:
 
 
 def _terms(hit: SearchHit) -> set[str]:
-    return content_terms(" ".join([hit.title, *hit.heading_path, hit.text]))
+    return passage_terms(hit.title, hit.heading_path, hit.text)
 
 
 def _article_firsts(hits: Sequence[SearchHit]) -> list[SearchHit]:
@@ -196,9 +201,10 @@ def _best_unit(question: str, ranked: Sequence[SearchHit], embedder: Embedder | 
     best, best_hit = -1.0, None
     for hit in ranked:
         row = stored.get(hit.chunk_id)
-        texts = unit_texts(hit.title, hit.heading_path, hit.text) if row is not None else []
-        if query is not None and row is not None and row[0] == units_key(texts) and len(texts):
-            value = float(np.max(row[1] @ query))
+        matrix = (matching_vectors(row, unit_texts(hit.title, hit.heading_path, hit.text))
+                  if row is not None else None)
+        if query is not None and matrix is not None and len(matrix):
+            value = float(np.max(matrix @ query))
         else:
             value = hit.dense_score if hit.dense_score is not None else 0.0
         if value > best:

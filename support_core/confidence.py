@@ -114,6 +114,11 @@ def best_hits(hits: Sequence[SearchHit], n: int) -> list[SearchHit]:
     return sorted(hits, key=lambda h: -h.fused_score)[:n]
 
 
+def passage_terms(title: str, heading_path: Sequence[str], text: str) -> set[str]:
+    """Content terms of a chunk with its title and headings: what a hit "covers"."""
+    return content_terms(" ".join([title, *heading_path, text]))
+
+
 def coverage(question: str, hits: Sequence[SearchHit]) -> float:
     """Share of the question's content words found in the hits' titles, headings and text."""
     wanted = content_terms(question)
@@ -121,7 +126,7 @@ def coverage(question: str, hits: Sequence[SearchHit]) -> float:
         return 0.0
     found: set[str] = set()
     for hit in hits:
-        found |= content_terms(" ".join([hit.title, *hit.heading_path, hit.text]))
+        found |= passage_terms(hit.title, hit.heading_path, hit.text)
     return round(len(wanted & found) / len(wanted), 4)
 
 

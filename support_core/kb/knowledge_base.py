@@ -36,7 +36,7 @@ import sqlite_utils
 from pydantic import BaseModel
 
 from support_core.answer_select import unit_texts, units_key
-from support_core.confidence import content_terms
+from support_core.confidence import passage_terms
 from support_core.config import Settings
 from support_core.errors import DeskpilotError, IngestError, NotFound
 from support_core.kb.bm25 import BM25Index
@@ -555,7 +555,7 @@ class _Catalogue:
     def idf(self) -> dict[str, float]:
         df: Counter[str] = Counter()
         for chunk in self.chunks.values():
-            df.update(content_terms(" ".join([chunk.title, *chunk.heading_path, chunk.text])))
+            df.update(passage_terms(chunk.title, chunk.heading_path, chunk.text))
         n = max(1, self.size)
         return {t: math.log(1 + n / c) for t, c in df.items()}
 
