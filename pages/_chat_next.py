@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._service import done, get_service
-from support_core.chat_view import ChatView, NextStep
+from support_core.chat_view import NOT_SOLVED, ChatView, NextStep
 
 
 def next_step(view: ChatView) -> None:
@@ -36,8 +36,8 @@ def next_step(view: ChatView) -> None:
                 get_service().pipeline.process_message(ticket.customer_id, ticket.session_id,
                                                         label)
                 st.rerun()
-    elif view.step is NextStep.CONFIRM and st.button(
-        "This solved my problem", icon=":material/check_circle:"
-    ):
-        get_service().desk.customer_confirms(ticket.ticket_id)
-        done("Glad that solved it!")
+    elif view.step is NextStep.CONFIRM:
+        if st.button("This solved my problem", icon=":material/check_circle:"):
+            get_service().desk.customer_confirms(ticket.ticket_id)
+            done("Glad that solved it!")
+        st.caption(NOT_SOLVED)

@@ -45,6 +45,10 @@ class ChatView:
                 "Their reply will appear here.")
 
 
+# Under an answer the customer can confirm: the invitation that used to end every reply.
+NOT_SOLVED = "Not solved? Reply here and a specialist will join the conversation."
+
+
 def next_step(latest: Ticket | None, handoff_open: bool, rated: bool,
               choices: list[str] | None = None) -> NextStep:
     """Resolved: rate (once); handed off: wait, then talk to the specialist; asked which

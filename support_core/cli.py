@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from support_core.chat_view import NOT_SOLVED
 from support_core.config import Settings
 from support_core.errors import DeskpilotError
 
@@ -172,6 +173,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if result.action == "escalated":
         e = data["escalation"]
         print(f"escalated to {e['queue']} ({e['priority']}): {e['reason']}")
+    if result.action == "auto_reply" and result.ticket.draft and result.ticket.draft.answered:
+        print(f"{NOT_SOLVED} (--session {session})")
     if result.action == "clarify":
         options = (result.ticket.escalation.inputs.get("options") or []
                    if result.ticket.escalation else [])

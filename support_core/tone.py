@@ -49,10 +49,13 @@ def opening_line(
     contact_count: int,
     customer_name: str | None = None,
     conversation: Sequence[Message] = (),
+    then: str = "",
 ) -> str:
-    """Greeting (first reply of the session only) plus at most the acknowledgements that
-    apply to this turn: repeat contact (once per session), frustration or urgency (when this
-    message shows it). A first reply with nothing to acknowledge thanks the customer."""
+    """One line: the greeting (first reply of the session only), the acknowledgements that
+    apply to this turn (repeat contact once per session; frustration or urgency when this
+    message shows it), then ``then`` (the reply's lead-in to what follows, e.g. "Here's
+    what our help center says:"). A first reply with nothing else to say thanks the
+    customer; "" when a calm follow-up needs no opening at all."""
     replies = _replies(conversation)
     acks: list[str] = []
     if contact_count >= 2 and not any(_REPEAT_MARK in m.content for m in replies):
@@ -61,7 +64,15 @@ def opening_line(
         acks.append(ACK_URGENT)
     elif frustrated_now(sentiment):
         acks.append(ACK_FRUSTRATED)
+    said = [*acks, then] if then else acks
     if replies:  # greeted already in this session
-        return " ".join(acks)
+        return " ".join(said)
     greeting = GREETING.format(name=customer_name.strip()) if customer_name else GREETING_ANONYMOUS
-    return f"{greeting}\n{' '.join(acks or [ACK_DEFAULT])}"
+    return f"{greeting} {after_comma(' '.join(said or [ACK_DEFAULT]))}"
+
+
+def after_comma(sentence: str) -> str:
+    """A sentence continued after "Hi Dana,": lower-case its first letter, except "I"."""
+    if not sentence or sentence.startswith(("I ", "I'")):
+        return sentence
+    return sentence[0].lower() + sentence[1:]

@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts the app's folder on sys.pa
 
 from pages._auth import TOKEN  # noqa: E402
 from pages._ui import get_service  # noqa: E402
+from support_core.chat_view import NOT_SOLVED  # noqa: E402
 from support_core.errors import BackendUnavailable, InputError  # noqa: E402
 from support_core.models import HandoffStatus, Priority, Role, TicketStatus, utcnow  # noqa: E402
 from tests.desk_helpers import PASSWORD  # noqa: E402
@@ -262,6 +263,8 @@ def test_chat_offers_a_clarifying_questions_topics_as_buttons(svc: Any) -> None:
     assert answered.escalation.rule == "auto_reply"
     assert answered.retrieved[0].title == labels[1]  # the chosen topic leads the search
     assert [b for b in at.button if b.label == "This solved my problem"]
+    assert NOT_SOLVED in [c.value for c in at.caption]  # the reply itself no longer says it
+    assert NOT_SOLVED not in texts_of(at.chat_message[-1])
 
 
 @pytest.mark.slow

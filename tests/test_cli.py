@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support_core.chat_view import NOT_SOLVED
 from support_core.cli import COMMANDS, build_parser, main
 from tests.conftest import ROOT, SAMPLE_KB
 
@@ -181,6 +182,8 @@ def test_ask_prints_the_reply_with_its_source_list(tmp_path, kb_dir, capsys) -> 
     body, _, listed = out.partition("\n\nSources:\n")
     assert code == 0 and "[1]" in body
     assert re.match(r"\[1\] \S", listed)
+    assert f"{NOT_SOLVED} (--session cli-c2)" in listed  # after the reply, not inside it
+    assert NOT_SOLVED not in body
     code, out, _ = run(capsys, "--data-dir", data, "ask", "--customer", "c3", "--json",
                        "How do I rotate my API key?")
     res = json.loads(out)

@@ -28,7 +28,7 @@ from support_core.responder import (
     ACK_FRUSTRATED,
     GREETING_ANONYMOUS,
     INTRO_PASSAGES,
-    NEXT_STEP,
+    INTRO_STEPS,
     NO_ANSWER_PENALTY,
     NOT_COVERED,
     UNCITED_PENALTY,
@@ -38,6 +38,7 @@ from support_core.responder import (
     ordinal,
 )
 from support_core.testing.fake_openai import Fail, FakeOpenAIServer, Slow, last_user_message
+from support_core.tone import after_comma
 
 STEPS_TEXT = """## Steps
 
@@ -104,8 +105,10 @@ def normalise(text: str) -> str:
 
 
 def quoted_part(text: str, intro: str) -> str:
-    """The part of a composed reply between the intro line and the next-step sentence."""
-    return text.split(intro, 1)[1].split(NEXT_STEP, 1)[0].strip()
+    """The quote: everything after the reply's one opening line, which ends with ``intro``."""
+    line, quote = text.split("\n", 1)
+    assert line.lower().endswith(intro.lower()), line
+    return quote.strip()
 
 
 # ----------------------------------------------------------------------------- composer
@@ -114,11 +117,8 @@ def test_no_hits_says_not_covered_and_invents_nothing() -> None:
     assert draft.answered is False
     assert draft.confidence == 0.0
     assert draft.sources == []
-    leftover = draft.text
-    for template in (GREETING_ANONYMOUS, ACK_DEFAULT, NOT_COVERED):
-        assert template in leftover
-        leftover = leftover.replace(template, "")
-    assert leftover.strip() == ""  # no sentence other than the fixed templates
+    # nothing but the fixed sentences: the greeting with its thanks, and "not covered"
+    assert draft.text == f"{GREETING_ANONYMOUS} {after_comma(ACK_DEFAULT)}\n\n{NOT_COVERED}"
 
 
 def test_weak_evidence_says_not_covered_instead_of_guessing() -> None:
@@ -231,7 +231,35 @@ def test_repeat_contact_is_acknowledged(count: int, nth: str) -> None:
 def test_first_contact_is_not_called_a_repeat() -> None:
     draft = GroundedComposer().compose("How do I request a refund?", steps_hits())
     assert "contact about this" not in draft.text
-    assert ACK_DEFAULT in draft.text
+    assert draft.text.startswith(f"{GREETING_ANONYMOUS} {after_comma(INTRO_STEPS.format(n=1))}\n")
+
+
+def test_an_answer_is_one_opening_line_then_the_quote_and_no_closing_line() -> None:
+    """The issue's "one short opening line at most": greeting, acknowledgements and lead-in
+    share one line; "did this solve it?" is the chat's button, not words in the reply."""
+    hits = policy_hits()
+    question = "How many business days until the refund is on my statement?"
+    first = GroundedComposer().compose(question, hits, contact_count=3,
+                                       sentiment=sentiment(SentimentLevel.ANGRY))
+    line, quote = first.text.split("\n", 1)
+    assert line.startswith(GREETING_ANONYMOUS) and "3rd contact" in line
+    assert ACK_FRUSTRATED in line and line.endswith(f". {INTRO_PASSAGES}")
+    corpus = normalise(" ".join(h.text for h in hits))
+    assert quote.endswith("[1]") and normalise(quote[:-3]) in corpus  # nothing after it
+    earlier = [Message(role=Role.CUSTOMER, content="hi"),
+               Message(role=Role.ASSISTANT, content=first.text)]
+    calm = GroundedComposer().compose(question, hits, conversation=earlier)
+    assert calm.text.split("\n", 1)[0] == INTRO_PASSAGES  # greeted already: the lead-in only
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("Thanks for reaching out.", "thanks for reaching out."),
+    ("I understand this is urgent.", "I understand this is urgent."),
+    ("I'm here.", "I'm here."), ("", ""),
+])
+def test_a_sentence_after_the_greeting_keeps_only_i_capitalised(sentence: str,
+                                                               expected: str) -> None:
+    assert after_comma(sentence) == expected
 
 
 @pytest.mark.parametrize("level, acknowledged", [
