@@ -3,12 +3,16 @@
 Every question of a corpus + queries set (default: the public WixQA expert sample,
 ``../shared/data/wixqa_expert_sample``) goes through the full pipeline as a new
 customer (service built by ``support_core.wiring`` in a temporary data dir, corpus
-ingested once). The reply body (``Draft.text``: opening, quoted passage, next-step line,
+ingested once). The reply body (``Draft.text``: one opening line, the quoted passage,
 ``[n]`` markers) is compared with the expert answer in content words, beside two
 replies computed in the same run from the same retrieved hits:
 
 * ``top chunk``: the text of the top retrieved chunk pasted as the reply;
-* ``lexical composer``: ``GroundedComposer`` with no embedder (its fallback path).
+* ``lexical composer``: ``GroundedComposer`` with no embedder (its fallback path);
+* two ceilings chosen with hindsight (the reference answer in hand): the best contiguous run
+  of passage units (``answer_select.units_of``) within one of the top three hits, and within
+  one gold article, each at most ``WORD_BUDGET`` words: what a perfect choice of quote could
+  score, against which the selection rows read.
 
 Scoring: lowercase ``[a-z0-9]+`` tokens, the confidence module's stopwords removed,
 Snowball-stemmed (``support_core.confidence.content_terms``), compared as *sets*;
@@ -36,9 +40,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.common import machine_line, replace_section, reply_prf, require_data  # noqa: E402
+from bench.common import (  # noqa: E402
+    answer_terms,
+    machine_line,
+    replace_section,
+    reply_prf,
+    require_data,
+)
 from support_core.adapters.embedding_cache import CachedEmbedder  # noqa: E402
-from support_core.answer_select import select_passage  # noqa: E402
+from support_core.answer_select import (  # noqa: E402
+    PASSAGE_HITS,
+    WORD_BUDGET,
+    select_passage,
+    units_of,
+)
+from support_core.confidence import best_hits  # noqa: E402
 from support_core.config import Settings  # noqa: E402
 from support_core.kb.evaluation import load_corpus  # noqa: E402
 from support_core.responder import GroundedComposer  # noqa: E402
@@ -47,6 +63,39 @@ from support_core.wiring import build_service  # noqa: E402
 DATA = "wixqa_expert_sample"
 QUERIES = "queries_expertwritten_sample160.jsonl"
 Scores = dict[str, list[tuple[float, float, float]]]
+SPAN_HITS = "ceiling: best quote in the top 3 hits (hindsight)"
+SPAN_GOLD = "ceiling: best quote in the gold article (hindsight)"
+
+
+def best_span(texts: Sequence[str], reference: str, budget: int = WORD_BUDGET
+              ) -> tuple[float, float, float]:
+    """The best (F1) contiguous run of units, at most ``budget`` words (a longer single unit
+    alone is allowed), scored as replies are: the upper bound of any quote of this text."""
+    want = answer_terms(reference)
+    terms = [answer_terms(t) for t in texts]
+    words = [len(t.split()) for t in texts]
+    best = (0.0, 0.0, 0.0)
+    for i in range(len(texts)):
+        got: set[str] = set()
+        size = 0
+        for j in range(i, len(texts)):
+            size += words[j]
+            if j > i and size > budget:
+                break
+            got |= terms[j]
+            common = len(got & want)
+            if common and want and got:
+                r, p = common / len(want), common / len(got)
+                f1 = 2 * r * p / (r + p)
+                if f1 > best[2]:
+                    best = (r, p, f1)
+    return best
+
+
+def best_quote(chunks: Sequence[str], reference: str) -> tuple[float, float, float]:
+    """``best_span`` over each chunk's units, the best chunk's."""
+    spans = [best_span([u.text for u in units_of(text)], reference) for text in chunks]
+    return max(spans, key=lambda prf: prf[2], default=(0.0, 0.0, 0.0))
 
 
 def run(limit: int | None, cache_dir: Path | None = None,
@@ -58,7 +107,8 @@ def run(limit: int | None, cache_dir: Path | None = None,
         "pipeline reply": [], "top chunk pasted": [], "lexical composer": [],
         "pipeline reply, answered questions only": [],
         "top chunk pasted, same answered questions": [],
-        "passage selection on the top hits, ignoring abstention": []}
+        "passage selection on the top hits, ignoring abstention": [],
+        SPAN_HITS: [], SPAN_GOLD: []}
     stats: dict[str, list[float]] = {"words": [], "ms": [], "answered": [], "hit1": []}
     with tempfile.TemporaryDirectory(prefix="deskpilot-answers-") as tmp:
         settings = Settings(data_dir=Path(tmp), chroma_url=None, redis_url=None,
@@ -70,7 +120,9 @@ def run(limit: int | None, cache_dir: Path | None = None,
         if not units:  # a KB built before passage units were stored: embedded per question
             svc.kb.unit_texts = None
         started = time.perf_counter()
-        svc.kb.ingest_articles(load_corpus(data / "corpus.jsonl"))
+        corpus = load_corpus(data / "corpus.jsonl")
+        texts = {a.article_id: a.text for a in corpus}
+        svc.kb.ingest_articles(corpus)
         index_s = time.perf_counter() - started
         pipeline = svc.pipeline
         lexical = GroundedComposer(answerable_threshold=settings.confidence_floor)
@@ -97,6 +149,10 @@ def run(limit: int | None, cache_dir: Path | None = None,
                                      following=following)
             scores["passage selection on the top hits, ignoring abstention"].append(
                 reply_prf(passage.text if passage else "", answer))
+            scores[SPAN_HITS].append(best_quote(
+                [h.text for h in best_hits(hits, PASSAGE_HITS)], answer))
+            scores[SPAN_GOLD].append(best_quote(
+                [texts[g] for g in row.get("gold_ids") or [] if g in texts], answer))
             stats["words"].append(len(reply.split()))
             stats["answered"].append(float(bool(draft and draft.answered)))
             cited = draft.sources[0].article_id if draft and draft.sources else None

@@ -90,6 +90,7 @@ class Turn:
 @dataclass
 class Run:
     turns: list[Turn] = field(default_factory=list)
+    ceilings: dict[str, list[float]] = field(default_factory=dict)
     later_ms: list[float] = field(default_factory=list)
     closed: int = 0  # escalations the bench closed so the AI could take the next turn
     clarified_history: int = 0  # clarifying questions asked on replayed (unscored) turns
@@ -210,6 +211,29 @@ def run_collection(data: Path, collection: str, args: argparse.Namespace, base: 
         print(f"  {name}: {len(rows)} conversations, {run.played} turns in "
               f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
         out[name] = run
+    if out:  # the search-only ceilings once per collection, beside the first variant
+        first = next(iter(out.values()))
+        first.ceilings = ceilings(kb_service.kb, rows, kb_service.settings.retrieval_k)
+    return out
+
+
+# What a query built from the conversation could at best add is the answer itself: the later
+# turns searched (search alone, same index and k) with the human reference answer in hand.
+CEILINGS = ("the turn + its reference answer", "the reference answer alone")
+
+
+def ceilings(kb: Any, rows: Sequence[dict[str, Any]], k: int) -> dict[str, list[float]]:
+    """hit@1 of the retriever on later turns given hindsight: an upper bound on what any
+    query the desk builds from the conversation can reach with this retriever and index."""
+    out: dict[str, list[float]] = {name: [] for name in CEILINGS}
+    for row in rows:
+        gold = set(row["gold_ids"])
+        if not gold or not Conversation.from_history(row["history"]).turns:
+            continue  # first turns have no conversation to read
+        for name, query in zip(CEILINGS, (f"{row['query']} {row['answer']}", row["answer"]),
+                               strict=True):
+            hits = kb.search(query[:3900], k=k)
+            out[name].append(float(bool(hits) and hits[0].article_id in gold))
     return out
 
 
@@ -223,6 +247,8 @@ def merge(parts: Sequence[dict[str, Run]]) -> dict[str, Run]:
             m.closed += run.closed
             m.clarified_history += run.clarified_history
             m.played += run.played
+            for name, values in run.ceilings.items():
+                m.ceilings.setdefault(name, []).extend(values)
     return merged
 
 
@@ -299,6 +325,14 @@ def report(per_collection: dict[str, dict[str, Run]], args: argparse.Namespace,
              "", *label_table(merged), ""]
     for collection, results in per_collection.items():
         body += [f"### {collection}", "", *table(results), ""]
+    bounds = next((r.ceilings for r in merged.values() if r.ceilings), {})
+    if bounds:
+        body += ["Retrieval ceiling with hindsight (search only, same index): later turns "
+                 "searched with " + "; with ".join(
+                     f"{name}: hit@1 {mean(values)} ({len(values)})"
+                     for name, values in bounds.items())
+                 + ". No query built from the conversation can hand the retriever more than "
+                 "the answer it is looking for.", ""]
     plan_later = merged.get("plan", Run()).later_ms
     if plan_later:
         ms = sorted(plan_later)
