@@ -128,6 +128,36 @@ def select_passage(
     return Passage(hit=hit, text=text, steps=False, anchor=unit.text)
 
 
+def answer_first(question: str, hits: Sequence[SearchHit], embedder: Embedder | None = None,
+                 stored: UnitLookup | None = None, following: NextChunk | None = None
+                 ) -> list[SearchHit]:
+    """The hits in the order the composer would quote them, for a model that phrases the
+    answer (the LLM path uses the same selection as the offline reply): the chunk holding
+    the selected passage first, carried on with the text the passage continues into when
+    the chunker cut it (a split step list reaches the model whole), then the other hits in
+    rank order. Texts stay verbatim; nothing is dropped."""
+    ranked = best_hits(hits, len(hits))
+    passage = select_passage(question, ranked, embedder, stored, following=following)
+    if passage is None:
+        return ranked
+    chosen = passage.hit
+    text = carried_on(chosen.text, passage.text)
+    first = chosen if text == chosen.text else chosen.model_copy(update={"text": text})
+    return [first, *(h for h in ranked if h.chunk_id != chosen.chunk_id)]
+
+
+def carried_on(chunk: str, quote: str, probe: int = 40) -> str:
+    """``chunk`` followed by what ``quote`` (a passage that starts in it) says after the
+    chunk's end; ``chunk`` itself when the quote ends inside it."""
+    end = chunk.rstrip()
+    tail = end[-probe:]
+    at = quote.find(tail) if len(tail) >= MIN_OVERLAP else -1
+    if at < 0 or quote in chunk:
+        return chunk
+    rest = quote[at + len(tail):]
+    return end + rest if rest.strip() else chunk
+
+
 def unit_texts(title: str, heading_path: Sequence[str], text: str) -> list[str]:
     """What the model reads for each unit of a chunk, in ``units_of`` order: the heading
     path as context, then the unit's first ``EMBED_WORDS`` words. Ingest embeds exactly

@@ -22,12 +22,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
-from support_core.answer_select import NextChunk, UnitLookup, select_passage
+from support_core.answer_select import NextChunk, UnitLookup, answer_first, select_passage
 from support_core.citations import renumber, source_number
 from support_core.confidence import (
     ANSWERABLE_THRESHOLD,
     answerable,
-    best_hits,
     score_evidence,
 )
 from support_core.errors import LLMError
@@ -289,7 +288,8 @@ class LLMResponder:
         confidence, evidence = self.composer.score(question, hits)
         if not hits or not answerable(evidence, self.composer.answerable_threshold):
             return fallback()
-        passages = best_hits(hits, len(hits))
+        passages = answer_first(question, hits, self.composer.embedder, self.composer.units,
+                                self.composer.following)
         messages = build_messages(question, passages, sentiment=sentiment, summary=summary,
                                   contact_count=contact_count, customer_name=customer_name,
                                   conversation=conversation[-self.history_turns:])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support_core.answer_select import select_passage, units_of
+from support_core.answer_select import answer_first, carried_on, select_passage, units_of
 from support_core.models import SOURCES_HEADING, SearchHit
 from support_core.ports import Embedder
 from support_core.responder import GroundedComposer
@@ -179,3 +179,32 @@ def test_prose_continues_only_when_nothing_of_its_chunk_is_skipped() -> None:
                              following={"guide:0": ("guide:1", second)}.get)
     assert passage is not None
     assert passage.text == first + " " + second  # "Then click Save." is not skipped
+
+
+# ------------------------------------------------- the same selection for the LLM path
+def test_answer_first_puts_the_quoted_chunk_first_and_keeps_every_hit() -> None:
+    hits = [make_hit("billing", "Billing contact", BILLING, 0.033, 1),
+            make_hit("password", "Password reset", PASSWORD, 0.032, 2)]
+    question = "The password reset email never arrives, what should I check?"
+    chosen = select_passage(question, hits, None)
+    assert chosen is not None and chosen.hit.article_id == "password"  # not the top hit
+    ordered = answer_first(question, hits, None)
+    assert [h.article_id for h in ordered] == ["password", "billing"]
+    assert [h.text for h in ordered] == [PASSWORD, BILLING]  # whole chunks, verbatim
+
+
+def test_answer_first_carries_a_cut_step_list_on_into_the_next_chunk() -> None:
+    steps = [f"{i}. Step number {i} of exporting the workspace archive." for i in range(1, 7)]
+    first = "To export the workspace archive:\n\n" + "\n".join(steps[:4])
+    second = "\n".join(steps[3:])  # the chunker repeats step 4 as its overlap
+    ordered = answer_first("How do I export the workspace archive?",
+                           [chunk_hit("guide:0", first)], None,
+                           following={"guide:0": ("guide:1", second)}.get)
+    assert ordered[0].text == first + "\n" + "\n".join(steps[4:])  # steps 5-6 once, no repeat
+    assert ordered[0].chunk_id == "guide:0"
+
+
+def test_carried_on_leaves_a_chunk_alone_when_the_quote_ends_inside_it() -> None:
+    chunk = "Exports include every project and comment. Exports are kept for 7 days."
+    assert carried_on(chunk, "Exports are kept for 7 days.") == chunk
+    assert carried_on(chunk, "Something that is not in the chunk at all, said elsewhere.") == chunk

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from support_core.adapters.openai_llm import OpenAIChat
+from support_core.answer_select import answer_first
 from support_core.confidence import ANSWERABLE_THRESHOLD, score_evidence
 from support_core.models import (
     SOURCES_HEADING,
@@ -37,7 +38,13 @@ from support_core.responder import (
     numbered_steps,
     ordinal,
 )
-from support_core.testing.fake_openai import Fail, FakeOpenAIServer, Slow, last_user_message
+from support_core.testing.fake_openai import (
+    Fail,
+    FakeOpenAIServer,
+    Slow,
+    last_user_message,
+    passages,
+)
 from support_core.tone import after_comma
 
 STEPS_TEXT = """## Steps
@@ -60,6 +67,7 @@ TIMING_TEXT = (
     "Refunds appear on your statement 5 to 10 business days after they are issued. "
     "The billing team reviews each request within 2 business days."
 )
+PLANS = "Are annual plans refundable?"  # the refund policy answers it: passage [1] for a model
 UNRELATED_TEXT = "Webhooks are retried with exponential back-off for up to 24 hours."
 
 
@@ -306,7 +314,9 @@ def test_prompt_holds_only_the_retrieved_passages_numbered_with_titles() -> None
     system, user = server.chat_requests()[0]["messages"]
     assert "ONLY" in system["content"] and "NO_ANSWER" in system["content"]
     prompt = user["content"]
-    for i, h in enumerate(hits, start=1):
+    ordered = answer_first("How do I request a refund?", hits)  # the composer's choice first
+    assert sorted(h.chunk_id for h in ordered) == sorted(h.chunk_id for h in hits)
+    for i, h in enumerate(ordered, start=1):
         assert f"[{i}] {h.title} > Details\n{h.text}" in prompt
     assert "[4]" not in prompt and prompt.count("\n---\n") == len(hits) - 1
     assert "turn 11" in prompt and "turn 3" not in prompt  # only the recent conversation
@@ -314,9 +324,21 @@ def test_prompt_holds_only_the_retrieved_passages_numbered_with_titles() -> None
     assert last_user_message(server.chat_requests()[0]).endswith("How do I request a refund?")
 
 
+def test_the_model_reads_first_the_passage_the_offline_reply_would_quote() -> None:
+    """Same retrieval and same selection on both paths: the chunk the composer quotes is
+    passage [1] for the model, even when the search ranked another article first."""
+    question = "How many business days until the refund is on my statement?"
+    offline = GroundedComposer().compose(question, policy_hits())
+    assert [s.article_id for s in offline.sources] == ["refund-timing"]
+    _, server = run_llm(lambda req: "5 to 10 business days [1].", policy_hits(),
+                        question=question)
+    assert passages(server.chat_requests()[0]) == [TIMING_TEXT, POLICY_TEXT, UNRELATED_TEXT]
+
+
 def test_llm_answer_is_cited_renumbered_and_recorded() -> None:
     reply = "Sorry for the trouble. Refunds take 5 to 10 business days [2]. Does that help?"
-    draft, _ = run_llm(lambda req: reply, policy_hits())
+    draft, server = run_llm(lambda req: reply, policy_hits(), question=PLANS)
+    assert passages(server.chat_requests()[0])[1] == TIMING_TEXT  # what [2] names
     assert draft.answered is True
     assert [s.article_id for s in draft.sources] == ["refund-timing"]
     assert "business days [1]." in draft.text and "[2]" not in draft.text
@@ -329,7 +351,7 @@ def test_llm_answer_is_cited_renumbered_and_recorded() -> None:
 
 def test_llm_citations_outside_the_passages_are_dropped() -> None:
     draft, _ = run_llm(lambda req: "Annual plans are refundable [1]. Also see [9].",
-                       policy_hits())
+                       policy_hits(), question=PLANS)
     assert "[9]" not in draft.text
     assert [s.article_id for s in draft.sources] == ["refund-policy"]
 
@@ -347,7 +369,7 @@ def test_model_claims_do_not_change_confidence(claim: str) -> None:
 
 def test_model_written_source_list_is_replaced_by_ours() -> None:
     reply = "Yes, within 14 days [1].\n\nSources:\n[1] Something the model made up"
-    draft, _ = run_llm(lambda req: reply, policy_hits())
+    draft, _ = run_llm(lambda req: reply, policy_hits(), question=PLANS)
     assert "made up" not in draft.text_with_sources()
     assert SOURCES_HEADING not in draft.text and draft.text.endswith("[1].")
     assert [s.article_id for s in draft.sources] == ["refund-policy"]
