@@ -369,8 +369,9 @@ def _continue_steps(block: str, hit: SearchHit, following: NextChunk) -> str:
     for _ in range(MAX_CONTINUED):
         chunk_id, rest = _next_text(chunk_id, text, following)
         lines = rest.lstrip("\n").splitlines()
-        if not lines or not _NUMBERED.match(lines[0]):
-            break
+        nested = bool(lines) and lines[0][:1].isspace() and bool(lines[0].strip())
+        if not lines or not (_NUMBERED.match(lines[0]) or nested):  # a step, or a line
+            break  # nested under the last step (the chunker cut between them)
         more, end = _steps_block(lines, 0)
         block += "\n" + "\n".join(more)
         if any(line.strip() for line in lines[end:]):  # the list ends inside this chunk

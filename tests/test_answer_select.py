@@ -208,3 +208,18 @@ def test_carried_on_leaves_a_chunk_alone_when_the_quote_ends_inside_it() -> None
     chunk = "Exports include every project and comment. Exports are kept for 7 days."
     assert carried_on(chunk, "Exports are kept for 7 days.") == chunk
     assert carried_on(chunk, "Something that is not in the chunk at all, said elsewhere.") == chunk
+
+
+def test_a_split_list_whose_next_chunk_opens_with_a_nested_line_is_still_followed() -> None:
+    """The chunker may cut between a step and the lines nested under it: the next chunk then
+    opens with an indented sub-item, and the steps after it still belong to the list."""
+    first = ("To export the workspace archive:\n\n1. Open Settings and choose Data export.\n"
+             "2. Pick the format of the archive you want to download:")
+    second = ("   - CSV for spreadsheets and reporting tools.\n   - JSON for scripts and imports.\n"
+              "3. Click Export and wait for the email with the download link.")
+    passage = select_passage("How do I export the workspace archive?",
+                             [chunk_hit("guide:0", first)], None,
+                             following={"guide:0": ("guide:1", second)}.get)
+    assert passage is not None
+    assert passage.text.endswith(second)  # the nested lines and step 3, verbatim
+    assert "1. Open Settings" in passage.text
