@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name; set it to switch the LLM on.")
     llm_timeout_seconds: float = Field(20.0, gt=0, description="Per-request LLM timeout.")
     llm_max_retries: int = Field(2, ge=0, le=10, description="LLM retries before fallback.")
+    llm_rewrite_queries: bool = Field(
+        True, description="With an LLM: a follow-up is searched as the model's standalone query."
+    )
     sentiment_backend: Literal["auto", "rules", "model", "llm"] = Field(
         "auto", description="auto = llm when an LLM is configured, else model; rules = lexicon."
     )

@@ -322,6 +322,7 @@ class SearchPlan(BaseModel):
     current_article: str | None = None  # cited by the last answer (or the last turn's top)
     previous_turns: int = 0  # earlier customer turns taken into account
     similarity: float | None = None  # cosine of the message to the earlier turns
+    rewritten: bool = False  # context_query was written by the LLM (kb.query_rewrite)
 
 
 class Draft(BaseModel):

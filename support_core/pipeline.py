@@ -24,7 +24,7 @@ from support_core import clarify, lifecycle, reopen
 from support_core.config import Settings
 from support_core.errors import ConcurrentUpdate, DeskpilotError
 from support_core.handoff import build_handoff_package
-from support_core.kb.conversation_query import Conversation, ConversationSearch
+from support_core.kb.conversation_query import Conversation, ConversationSearch, Rewriter
 from support_core.models import (
     CustomerSummary,
     Draft,
@@ -123,6 +123,7 @@ class Stages:
     responder: Responder
     store: TicketStore
     spans: SpanCollector
+    rewrite: Rewriter | None = None  # LLM path: follow-ups as standalone queries
 
 
 class SupportPipeline:
@@ -139,7 +140,7 @@ class SupportPipeline:
         embedder = getattr(self.s.kb, "embedder", None)
         return ConversationSearch(
             self.s.kb, strategy=self.settings.conversation_search, rrf_k=self.settings.rrf_k,
-            embed=getattr(embedder, "embed_query", None),
+            embed=getattr(embedder, "embed_query", None), rewrite=self.s.rewrite,
         )
 
     # ------------------------------------------------------------------ entry point
@@ -390,6 +391,7 @@ class SupportPipeline:
             span.set_attribute("retrieval.top_score", hits[0].dense_score or 0.0 if hits else 0.0)
             span.set_attribute("retrieval.continuation", plan.continuation)
             span.set_attribute("retrieval.previous_turns", plan.previous_turns)
+            span.set_attribute("retrieval.query_rewritten", plan.rewritten)
         ticket.search_plan = plan
         return hits
 

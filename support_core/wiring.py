@@ -18,6 +18,7 @@ from support_core.csat import OutcomeStore
 from support_core.desk_records import DeskRecords
 from support_core.intake import LLMIntake, RuleIntake
 from support_core.kb.knowledge_base import KnowledgeBase
+from support_core.kb.query_rewrite import LLMQueryRewriter
 from support_core.kb_admin import KnowledgeBaseAdmin
 from support_core.learning.loop import LearningLoop
 from support_core.output_guard import OutputGuard
@@ -217,6 +218,8 @@ class Service:
             responder=responder,
             store=self.store,
             spans=span_collector(),
+            rewrite=LLMQueryRewriter(llm) if llm is not None and settings.llm_rewrite_queries
+            else None,
         )
         return SupportPipeline(settings, stages)
 

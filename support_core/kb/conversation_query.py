@@ -25,7 +25,9 @@ drowns a new question in an old topic. The plan (:class:`ConversationSearch`):
 The *current article* is the first source cited by the last answer, or, when that answer
 cited nothing (a holding reply), the top article the previous customer turn retrieved.
 Costs: at most two extra query encodings per follow-up (the context query, and the previous
-turn when the embedder's cache no longer holds it). No LLM is involved.
+turn when the embedder's cache no longer holds it). No LLM is involved, except that a team
+with a chat model may have it write the context query (``rewrite``,
+:mod:`support_core.kb.query_rewrite`); the continuation decision stays the same.
 
 The pipeline and ``deskpilot eval-retrieval`` both call :meth:`ConversationSearch.search`;
 the evaluation replays a row's earlier customer turns with :func:`replay` to get the
@@ -46,6 +48,8 @@ from support_core.kb.fusion import fuse_rankings
 from support_core.models import ConfidenceEvidence, Message, Role, SearchHit, SearchPlan
 
 Strategy = Literal["plan", "last", "joined"]
+# latest message, earlier customer turns, title of the article in view -> a standalone query
+Rewriter = Callable[[str, Sequence[str], str], str | None]
 
 MAX_TURNS = 3  # earlier customer turns in the context query
 POOL = 10  # articles ranked per search before fusion
@@ -116,11 +120,13 @@ class ConversationSearch:
         strategy: Strategy = "plan",
         embed: Callable[[str], Any] | None = None,
         rrf_k: int = 60,
+        rewrite: Rewriter | None = None,
     ) -> None:
         self.searcher = searcher
         self.strategy = strategy
         self.embed = embed
         self.rrf_k = rrf_k
+        self.rewrite = rewrite  # LLM path: the model's standalone query (kb.query_rewrite)
 
     def search(
         self, latest: str, conversation: Conversation = Conversation(), *,
@@ -145,6 +151,12 @@ class ConversationSearch:
         if not decision.continuation:
             return latest_hits[:k], plan
         context = context_query(latest, conversation)
+        rewritten = self.rewrite(latest, conversation.turns, conversation.current_title) if (
+            self.rewrite is not None) else None
+        if rewritten:  # the model's reading of the conversation stands in for the offline one
+            context = rewritten
+            reason = f"{plan.reason}; query rewritten by the model"
+            plan = plan.model_copy(update={"rewritten": True, "reason": reason})
         context_hits = self._run(context, category, max(k, POOL))
         rankings: list[tuple[Sequence[str], float]] = [  # the context first: it wins ties
             (_articles(context_hits), 1.0), (_articles(latest_hits), latest_confidence)]

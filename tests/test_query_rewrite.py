@@ -1,0 +1,112 @@
+"""Follow-ups searched as the chat model's standalone query (LLM path), and every way that
+can fail falling back to the offline plan. The model is a local OpenAI-wire server driven by
+the real ``openai`` client; the knowledge base is the real sample KB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from support_core.kb.query_rewrite import MAX_TURNS, REWRITE_SYSTEM, rewrite_messages, standalone
+from support_core.testing.fake_openai import Fail, FakeOpenAIServer, last_user_message
+
+FIRST = "How do I rotate my API key? My email is ann.lee@example.com"
+FOLLOW_UP = "and how often should I do that?"
+REWRITE = "How often should I rotate my API key"
+
+
+def is_rewrite(req: dict[str, Any]) -> bool:
+    return req["messages"][0]["content"] == REWRITE_SYSTEM
+
+
+def model(rewrite: str | Fail) -> Any:
+    """Rewrite requests get ``rewrite``; schema requests (sentiment, intake) valid JSON; the
+    reply request a cited answer."""
+
+    def script(req: dict[str, Any]) -> str | Fail | dict[str, Any]:
+        if is_rewrite(req):
+            return rewrite
+        fmt = req.get("response_format")
+        if not fmt:
+            return "Rotate it under Settings → Developer → API keys [1]."
+        props = fmt["json_schema"]["schema"].get("properties", {})
+        if "level" in props:
+            return {"level": "neutral", "confidence": 0.9, "frustration_score": 0.05,
+                    "signals": [], "reasons": ["calm question"]}
+        return {"priority": "medium", "category": "api", "product": "orbitly-api",
+                "entities": {}, "reasons": ["api question"]}
+
+    return script
+
+
+def converse(service_factory: Any, rewrite: str | Fail, **settings: Any
+             ) -> tuple[Any, Any, list[dict[str, Any]], Any]:
+    """One customer's first message and follow-up through the pipeline with the model on:
+    both results, the rewrite requests the model got, and the service (its stored spans)."""
+    with FakeOpenAIServer(model(rewrite)) as server:
+        svc = service_factory(llm_base_url=server.base_url, llm_api_key="test",
+                              llm_model="fake-llm", llm_max_retries=0, llm_timeout_seconds=5,
+                              **settings)
+        first = svc.pipeline.process_message("rw-1", "s1", FIRST)
+        second = svc.pipeline.process_message("rw-1", "s1", FOLLOW_UP)
+        requests = [r for r in server.chat_requests() if is_rewrite(r)]
+    return first, second, requests, svc
+
+
+@pytest.mark.parametrize("answer, query", [
+    ("How often should I rotate my API key", "How often should I rotate my API key"),
+    ('Query: "How often should I rotate my API key?"\nBecause the customer asked…',
+     "How often should I rotate my API key?"),
+    ("\n\n  Standalone search query: reset password link  ", "reset password link"),
+    ("", None),
+    (" ".join(["word"] * 41), None),  # an answer, not a query
+])
+def test_the_query_is_the_first_line_without_labels_or_quotes(answer: str,
+                                                              query: str | None) -> None:
+    assert standalone(answer) == query
+
+
+def test_the_model_reads_recent_turns_the_article_in_view_and_the_latest_message_last() -> None:
+    turns = [f"turn {i}" for i in range(MAX_TURNS + 2)]
+    system, user = rewrite_messages("and the second one?", turns, "Rotate an API key")
+    assert system["content"] == REWRITE_SYSTEM
+    text = user["content"]
+    assert "turn 0" not in text and f"turn {MAX_TURNS + 1}" in text  # only the recent ones
+    assert "Article in view: Rotate an API key" in text
+    assert text.endswith("Latest message:\nand the second one?")
+
+
+@pytest.mark.slow
+def test_a_follow_up_is_searched_as_the_models_standalone_query(service_factory: Any) -> None:
+    first, second, requests, svc = converse(service_factory, REWRITE)
+    assert first.ticket.search_plan.rewritten is False  # a first message costs no model call
+    assert len(requests) == 1
+    asked = last_user_message(requests[0])
+    assert "How do I rotate my API key?" in asked and asked.endswith(FOLLOW_UP)
+    assert "ann.lee@example.com" not in asked  # the stored, redacted turn
+    plan = second.ticket.search_plan
+    assert plan.continuation and plan.rewritten and plan.context_query == REWRITE
+    assert "rewritten by the model" in plan.reason
+    spans = [sp for sp in svc.store.spans(second.ticket.ticket_id)
+             if sp["name"] == "kb.search"]
+    assert spans and spans[-1]["attributes"]["retrieval.query_rewritten"] is True
+    assert second.ticket.retrieved[0].title == "API authentication and managing API keys"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rewrite", [Fail(500, "model down"), "", " ".join(["answer"] * 60)])
+def test_a_failed_or_unusable_rewrite_falls_back_to_the_offline_plan(
+        service_factory: Any, rewrite: str | Fail) -> None:
+    _, second, requests, _ = converse(service_factory, rewrite)
+    assert len(requests) == 1  # asked once (no retries configured), then searched offline
+    plan = second.ticket.search_plan
+    assert plan.continuation and not plan.rewritten
+    assert plan.context_query and plan.context_query.startswith(FOLLOW_UP)  # context_query()
+    assert second.ticket.retrieved  # the turn is searched and handled, nothing lost
+
+
+@pytest.mark.slow
+def test_rewriting_can_be_switched_off(service_factory: Any) -> None:
+    _, second, requests, _ = converse(service_factory, REWRITE, llm_rewrite_queries=False)
+    assert requests == [] and not second.ticket.search_plan.rewritten
