@@ -137,9 +137,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     for p in (args.corpus, args.queries):
         if not Path(p).is_file():
             raise DeskpilotError(f"File not found: {p}")
+    from support_core.wiring import build_rewriter
+
     report = evaluate_retrieval(
         Path(args.corpus), Path(args.queries), k=args.k, mode=args.mode, settings=settings,
-        history=not args.no_history,
+        history=not args.no_history, rewrite=build_rewriter(settings),
     )
     keys = ["hit@1", "ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10", "queries",
             "with_history"]

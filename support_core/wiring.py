@@ -108,6 +108,13 @@ def build_llm(settings: Settings) -> LLMClient | None:
     )
 
 
+def build_rewriter(settings: Settings, llm: LLMClient | None = None) -> LLMQueryRewriter | None:
+    """The follow-up rewriter when an LLM is set and rewriting is on (the pipeline and
+    ``deskpilot eval-retrieval`` use the same one)."""
+    llm = llm if llm is not None else build_llm(settings)
+    return LLMQueryRewriter(llm) if llm is not None and settings.llm_rewrite_queries else None
+
+
 def build_sentiment(
     settings: Settings, embedder: Embedder | None = None
 ) -> RuleSentimentAnalyzer | LLMSentimentAnalyzer | ModelSentimentAnalyzer:
@@ -218,8 +225,7 @@ class Service:
             responder=responder,
             store=self.store,
             spans=span_collector(),
-            rewrite=LLMQueryRewriter(llm) if llm is not None and settings.llm_rewrite_queries
-            else None,
+            rewrite=build_rewriter(settings, llm),
         )
         return SupportPipeline(settings, stages)
 

@@ -4,10 +4,13 @@ the real ``openai`` client; the knowledge base is the real sample KB."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support_core.cli import main
 from support_core.kb.query_rewrite import MAX_TURNS, REWRITE_SYSTEM, rewrite_messages, standalone
 from support_core.testing.fake_openai import Fail, FakeOpenAIServer, last_user_message
 
@@ -110,3 +113,33 @@ def test_a_failed_or_unusable_rewrite_falls_back_to_the_offline_plan(
 def test_rewriting_can_be_switched_off(service_factory: Any) -> None:
     _, second, requests, _ = converse(service_factory, REWRITE, llm_rewrite_queries=False)
     assert requests == [] and not second.ticket.search_plan.rewritten
+
+
+@pytest.mark.slow
+def test_eval_retrieval_searches_follow_ups_as_the_pipeline_does_with_the_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deskpilot eval-retrieval`` with an LLM configured replays each row's history through
+    the same rewriter, so a team can measure the rewrite on its own conversations."""
+    corpus, queries = tmp_path / "corpus.jsonl", tmp_path / "queries.jsonl"
+    corpus.write_text("\n".join(json.dumps(a) for a in [
+        {"id": "keys", "title": "Rotate API keys",
+         "text": "Rotate your API keys every 90 days under Settings, Developer, API keys."},
+        {"id": "pw", "title": "Change your password",
+         "text": "Change your password every 90 days under Settings, Security."},
+    ]))
+    turn = "I need to rotate my API key"
+    queries.write_text(json.dumps({"id": "q1", "query": FOLLOW_UP, "gold_ids": ["keys"],
+                                   "history": [{"role": "user", "text": turn},
+                                               {"role": "agent", "text": "Sure."}]}))
+    with FakeOpenAIServer(model(REWRITE)) as server:
+        for key, value in {"SUPPORT_LLM_BASE_URL": server.base_url, "SUPPORT_LLM_API_KEY": "t",
+                           "SUPPORT_LLM_MODEL": "fake-llm", "SUPPORT_LLM_MAX_RETRIES": "0"
+                           }.items():
+            monkeypatch.setenv(key, value)
+        code = main(["--data-dir", str(tmp_path / "d"), "eval-retrieval", "--corpus",
+                     str(corpus), "--queries", str(queries), "--json"])
+        asked = [last_user_message(r) for r in server.chat_requests() if is_rewrite(r)]
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["with_history"] == 1 and report["hit@1"] == 1.0
+    assert len(asked) == 1 and turn in asked[0] and asked[0].endswith(FOLLOW_UP)

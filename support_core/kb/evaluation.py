@@ -28,7 +28,12 @@ import numpy as np
 
 from support_core.config import Settings
 from support_core.kb.chunking import chunk_article
-from support_core.kb.conversation_query import Conversation, ConversationSearch, replay
+from support_core.kb.conversation_query import (
+    Conversation,
+    ConversationSearch,
+    Rewriter,
+    replay,
+)
 from support_core.kb.knowledge_base import KnowledgeBase, Mode
 from support_core.models import Article, Chunk, SearchHit
 from support_core.ports import Embedder
@@ -47,8 +52,10 @@ def evaluate_retrieval(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     history: bool = True,
+    rewrite: Rewriter | None = None,
 ) -> dict[str, Any]:
-    """Metrics for one retrieval mode and chunker (see the module docstring)."""
+    """Metrics for one retrieval mode and chunker (see the module docstring). ``rewrite``:
+    the chat model's follow-up rewriter, as the pipeline uses it when an LLM is set."""
     results = evaluate_modes(
         corpus_path,
         queries_path,
@@ -58,6 +65,7 @@ def evaluate_retrieval(
         settings=settings,
         embedder=embedder,
         history=history,
+        rewrite=rewrite,
     )
     return results[mode]
 
@@ -72,6 +80,7 @@ def evaluate_modes(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     history: bool = True,
+    rewrite: Rewriter | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Several modes over one index (building it is the expensive part)."""
     settings = settings or Settings()  # type: ignore[call-arg]
@@ -92,18 +101,19 @@ def evaluate_modes(
             "with_history": sum(bool(_turns(q, history)) for q in answerable),
         }
         return {
-            mode: _score_mode(kb, answerable, mode, k, history) | facts | {"mode": mode}
+            mode: _score_mode(kb, answerable, mode, k, history, rewrite) | facts | {"mode": mode}
             for mode in modes
         }
 
 
 def _score_mode(
-    kb: KnowledgeBase, queries: list[dict[str, Any]], mode: Mode, k: int, history: bool
+    kb: KnowledgeBase, queries: list[dict[str, Any]], mode: Mode, k: int, history: bool,
+    rewrite: Rewriter | None = None,
 ) -> dict[str, Any]:
     depth = max(k, *CUTOFFS)
     embed = kb.embedder.embed_query if mode != "bm25" else None
     planner = ConversationSearch(_ModeSearcher(kb, mode), strategy=kb.settings.conversation_search,
-                                 embed=embed, rrf_k=kb.settings.rrf_k)
+                                 embed=embed, rrf_k=kb.settings.rrf_k, rewrite=rewrite)
     rankings = [conversation_ranking(planner, q["query"], _turns(q, history), depth)
                 for q in queries]
     return score_rankings(rankings, [q["gold_ids"] for q in queries], k)
