@@ -13,6 +13,7 @@ import pytest
 from support_core.cli import main
 from support_core.kb.query_rewrite import MAX_TURNS, REWRITE_SYSTEM, rewrite_messages, standalone
 from support_core.testing.fake_openai import Fail, FakeOpenAIServer, last_user_message
+from tests.test_pipeline_llm import scripted_model
 
 FIRST = "How do I rotate my API key? My email is ann.lee@example.com"
 FOLLOW_UP = "and how often should I do that?"
@@ -24,21 +25,12 @@ def is_rewrite(req: dict[str, Any]) -> bool:
 
 
 def model(rewrite: str | Fail) -> Any:
-    """Rewrite requests get ``rewrite``; schema requests (sentiment, intake) valid JSON; the
-    reply request a cited answer."""
+    """Rewrite requests get ``rewrite``; the rest as in the pipeline's LLM tests (valid JSON
+    for sentiment and intake, a cited answer for the reply)."""
+    others = scripted_model("Rotate it under Settings → Developer → API keys [1].")
 
-    def script(req: dict[str, Any]) -> str | Fail | dict[str, Any]:
-        if is_rewrite(req):
-            return rewrite
-        fmt = req.get("response_format")
-        if not fmt:
-            return "Rotate it under Settings → Developer → API keys [1]."
-        props = fmt["json_schema"]["schema"].get("properties", {})
-        if "level" in props:
-            return {"level": "neutral", "confidence": 0.9, "frustration_score": 0.05,
-                    "signals": [], "reasons": ["calm question"]}
-        return {"priority": "medium", "category": "api", "product": "orbitly-api",
-                "entities": {}, "reasons": ["api question"]}
+    def script(req: dict[str, Any]) -> Any:
+        return rewrite if is_rewrite(req) else others(req)
 
     return script
 
