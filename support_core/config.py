@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     llm_rewrite_queries: bool = Field(
         True, description="With an LLM: a follow-up is searched as the model's standalone query."
     )
+    llm_rewrite_timeout_seconds: float = Field(
+        5.0, gt=0, description="Timeout of that rewrite (no retries); then the offline plan."
+    )
     sentiment_backend: Literal["auto", "rules", "model", "llm"] = Field(
         "auto", description="auto = llm when an LLM is configured, else model; rules = lexicon."
     )

@@ -93,7 +93,8 @@ def _memory_backend(settings: Settings) -> MemoryStore:
     )
 
 
-def build_llm(settings: Settings) -> LLMClient | None:
+def build_llm(settings: Settings, *, timeout: float | None = None,
+              max_retries: int | None = None) -> LLMClient | None:
     if not settings.llm_enabled:
         return None
     from support_core.adapters.openai_llm import OpenAIChat
@@ -103,16 +104,19 @@ def build_llm(settings: Settings) -> LLMClient | None:
         settings.llm_model,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
-        timeout=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
+        timeout=settings.llm_timeout_seconds if timeout is None else timeout,
+        max_retries=settings.llm_max_retries if max_retries is None else max_retries,
     )
 
 
-def build_rewriter(settings: Settings, llm: LLMClient | None = None) -> LLMQueryRewriter | None:
+def build_rewriter(settings: Settings) -> LLMQueryRewriter | None:
     """The follow-up rewriter when an LLM is set and rewriting is on (the pipeline and
-    ``deskpilot eval-retrieval`` use the same one)."""
-    llm = llm if llm is not None else build_llm(settings)
-    return LLMQueryRewriter(llm) if llm is not None and settings.llm_rewrite_queries else None
+    ``deskpilot eval-retrieval`` use the same one). Its own client: a short timeout and no
+    retries, because the offline plan is a good answer too and the customer is waiting."""
+    if not settings.llm_rewrite_queries:
+        return None
+    llm = build_llm(settings, timeout=settings.llm_rewrite_timeout_seconds, max_retries=0)
+    return LLMQueryRewriter(llm) if llm is not None else None
 
 
 def build_sentiment(
@@ -225,7 +229,7 @@ class Service:
             responder=responder,
             store=self.store,
             spans=span_collector(),
-            rewrite=build_rewriter(settings, llm),
+            rewrite=build_rewriter(settings),
         )
         return SupportPipeline(settings, stages)
 

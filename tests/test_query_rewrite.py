@@ -12,7 +12,7 @@ import pytest
 
 from support_core.cli import main
 from support_core.kb.query_rewrite import MAX_TURNS, REWRITE_SYSTEM, rewrite_messages, standalone
-from support_core.testing.fake_openai import Fail, FakeOpenAIServer, last_user_message
+from support_core.testing.fake_openai import Fail, FakeOpenAIServer, Slow, last_user_message
 from tests.test_pipeline_llm import scripted_model
 
 FIRST = "How do I rotate my API key? My email is ann.lee@example.com"
@@ -99,6 +99,18 @@ def test_a_failed_or_unusable_rewrite_falls_back_to_the_offline_plan(
     assert plan.continuation and not plan.rewritten
     assert plan.context_query and plan.context_query.startswith(FOLLOW_UP)  # context_query()
     assert second.ticket.retrieved  # the turn is searched and handled, nothing lost
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("timeout, rewritten", [(0.5, False), (5.0, True)])
+def test_the_rewrite_has_its_own_short_timeout(service_factory: Any, timeout: float,
+                                               rewritten: bool) -> None:
+    """A model that takes 2 s to rewrite is dropped at a 0.5 s rewrite timeout (the reply's
+    own timeout is 5 s here) and waited for at 5 s."""
+    _, second, requests, _ = converse(service_factory, Slow(2.0, then=REWRITE),
+                                      llm_rewrite_timeout_seconds=timeout)
+    assert len(requests) == 1  # no retry either way
+    assert second.ticket.search_plan.rewritten is rewritten
 
 
 @pytest.mark.slow
