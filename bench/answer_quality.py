@@ -46,6 +46,7 @@ from bench.common import (  # noqa: E402
     replace_section,
     reply_prf,
     require_data,
+    terms_prf,
 )
 from support_core.adapters.embedding_cache import CachedEmbedder  # noqa: E402
 from support_core.answer_select import (  # noqa: E402
@@ -83,12 +84,7 @@ def best_span(texts: Sequence[str], reference: str, budget: int = WORD_BUDGET
             if j > i and size > budget:
                 break
             got |= terms[j]
-            common = len(got & want)
-            if common and want and got:
-                r, p = common / len(want), common / len(got)
-                f1 = 2 * r * p / (r + p)
-                if f1 > best[2]:
-                    best = (r, p, f1)
+            best = max(best, terms_prf(got, want), key=lambda prf: prf[2])
     return best
 
 

@@ -82,7 +82,11 @@ def answer_terms(text: str) -> set[str]:
 
 def reply_prf(reply: str, reference: str) -> tuple[float, float, float]:
     """Recall, precision and F1 of the reference answer's content words in the reply."""
-    got, want = answer_terms(reply), answer_terms(reference)
+    return terms_prf(answer_terms(reply), answer_terms(reference))
+
+
+def terms_prf(got: set[str], want: set[str]) -> tuple[float, float, float]:
+    """Recall, precision and F1 of ``want`` (reference terms) in ``got`` (reply terms)."""
     if not got or not want:
         return 0.0, 0.0, 0.0
     common = len(got & want)

@@ -134,19 +134,17 @@ class GroundedComposer:
         the knowledge base and uses ``conversation`` only for its opening line (greet once).
         """
         confidence, evidence = self.score(question, hits)
+        line = partial(opening, sentiment, contact_count, customer_name, conversation)
         if not hits or not answerable(evidence, self.answerable_threshold):
-            return self.not_covered(opening(sentiment, contact_count, customer_name,
-                                            conversation), confidence, evidence)
+            return self.not_covered(line(), confidence, evidence)
         lead_in, body, sources = _quote(question, hits, self.embedder, self.units,
                                         self.following)
         if not body:
-            return self.not_covered(opening(sentiment, contact_count, customer_name,
-                                            conversation), confidence, evidence)
+            return self.not_covered(line(), confidence, evidence)
         # One opening line, then the quote. "Did this solve it?" is the chat's button and
         # caption (``chat_view.NOT_SOLVED``), not words in the reply.
-        line = opening(sentiment, contact_count, customer_name, conversation, then=lead_in)
-        return Draft(text=f"{line}\n{body}", confidence=confidence, answered=True,
-                     sources=sources, evidence=evidence, generator=self.name)
+        return Draft(text=f"{line(then=lead_in)}\n{body}", confidence=confidence,
+                     answered=True, sources=sources, evidence=evidence, generator=self.name)
 
     def score(self, question: str, hits: Sequence[SearchHit]) -> tuple[float, ConfidenceEvidence]:
         """Confidence and its evidence: the calibrated scorer's, else the formula's."""
