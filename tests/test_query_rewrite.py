@@ -5,6 +5,7 @@ the real ``openai`` client; the knowledge base is the real sample KB."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from support_core.cli import main
 from support_core.kb.query_rewrite import MAX_TURNS, REWRITE_SYSTEM, rewrite_messages, standalone
 from support_core.testing.fake_openai import Fail, FakeOpenAIServer, Slow, last_user_message
+from tests.test_conversations import REDIS_URL
 from tests.test_pipeline_llm import scripted_model
 
 FIRST = "How do I rotate my API key? My email is ann.lee@example.com"
@@ -43,8 +45,10 @@ def converse(service_factory: Any, rewrite: str | Fail, **settings: Any
         svc = service_factory(llm_base_url=server.base_url, llm_api_key="test",
                               llm_model="fake-llm", llm_max_retries=0, llm_timeout_seconds=5,
                               **settings)
-        first = svc.pipeline.process_message("rw-1", "s1", FIRST)
-        second = svc.pipeline.process_message("rw-1", "s1", FOLLOW_UP)
+        customer = f"rw-{uuid.uuid4().hex[:8]}"  # Redis memory outlives the test's data dir
+        first = svc.pipeline.process_message(customer, "s1", FIRST)
+        second = svc.pipeline.process_message(customer, "s1", FOLLOW_UP)
+        svc.customer = customer
         requests = [r for r in server.chat_requests() if is_rewrite(r)]
     return first, second, requests, svc
 
@@ -73,8 +77,14 @@ def test_the_model_reads_recent_turns_the_article_in_view_and_the_latest_message
 
 
 @pytest.mark.slow
-def test_a_follow_up_is_searched_as_the_models_standalone_query(service_factory: Any) -> None:
-    first, second, requests, svc = converse(service_factory, REWRITE)
+@pytest.mark.parametrize("memory", ["sqlite", "redis"])
+def test_a_follow_up_is_searched_as_the_models_standalone_query(service_factory: Any,
+                                                                memory: str) -> None:
+    """The earlier turn the model reads comes from the session memory: SQLite or real Redis."""
+    on_redis = {"redis_url": REDIS_URL} if memory == "redis" else {}
+    first, second, requests, svc = converse(service_factory, REWRITE, **on_redis)
+    if on_redis:
+        svc.memory.forget_customer(svc.customer)
     assert first.ticket.search_plan.rewritten is False  # a first message costs no model call
     assert len(requests) == 1
     asked = last_user_message(requests[0])
