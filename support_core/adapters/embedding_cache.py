@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from support_core.adapters.sqlite_wal import enable_wal, retry_while_locked
 from support_core.ports import Embedder
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)"
 _LOOKUP_BATCH = 500  # stays below SQLite's host-parameter limit
 QUERY_CACHE_SIZE = 256
+OPEN_TIMEOUT = 10.0  # seconds another process may hold the file while this one opens it
 
 
 class CachedEmbedder:
@@ -37,9 +39,9 @@ class CachedEmbedder:
         self.hits = 0
         self.misses = 0
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=OPEN_TIMEOUT)
+        enable_wal(self._db, OPEN_TIMEOUT)
+        retry_while_locked(lambda: self._db.execute(_SCHEMA), OPEN_TIMEOUT)
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 

@@ -8,7 +8,8 @@ shared with ``memory_redis`` so the two cannot drift apart.
 
 Concurrency: one connection guarded by a lock serves every thread of a process;
 WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` writes let several processes
-share the file without "database is locked" failures.
+share the file without "database is locked" failures; processes opening a new file at
+the same moment retry its setup (``sqlite_wal``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from support_core.adapters.sqlite_wal import enable_wal, retry_while_locked
 from support_core.errors import BackendUnavailable
 from support_core.memory import (
     Clock,
@@ -100,8 +102,8 @@ class SQLiteMemory:
                 check_same_thread=False,  # every use is serialised by self._lock
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
+            enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
+            retry_while_locked(lambda: conn.executescript(_SCHEMA), BUSY_TIMEOUT_MS / 1000)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
                 conn.close()

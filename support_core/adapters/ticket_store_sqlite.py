@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
+from support_core.adapters.sqlite_wal import enable_wal, retry_while_locked
 from support_core.adapters.ticket_store_sql import SqlTicketStore, iso
 from support_core.errors import StorageBusy, StorageError, StorageFull
 from support_core.models import utcnow
@@ -38,9 +39,8 @@ def open_database(path: str | Path, timeout: float = 10.0) -> Database:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    db = Database(conn)
-    db.enable_wal()
-    return db
+    enable_wal(conn, timeout)
+    return Database(conn)
 
 
 def apply_migrations(db: Database, migrations: Sequence[Migration]) -> list[str]:
@@ -115,7 +115,9 @@ class SQLiteTicketStore(SqlTicketStore):
         self.where_label = str(self.path)
         self.db = open_database(self.path, timeout)
         with self.lock:
-            self._guard(lambda: apply_migrations(self.db, MIGRATIONS))
+            self._guard(
+                lambda: retry_while_locked(lambda: apply_migrations(self.db, MIGRATIONS), timeout)
+            )
         self.prepare_reporting()
 
     def close(self) -> None:
