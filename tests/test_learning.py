@@ -314,3 +314,33 @@ def test_a_failing_learning_hook_never_undoes_a_resolution(
     ticket = escalate_and_resolve(svc, UNCOVERED, ANSWER)
     assert svc.store.get_ticket(ticket.ticket_id).status is TicketStatus.RESOLVED
     assert "resolve hook failed" in caplog.text
+
+
+def test_feedback_reads_and_a_store_transaction_never_deadlock(service_factory: Any) -> None:
+    """A search inside a store transaction (the pipeline looking for a ticket to reopen,
+    under its session lock) while another thread of the process reads the feedback pairs:
+    the feedback cache used to take its own lock and then the store's, the other thread the
+    store's and then the cache's, and both waited for ever (CI's stress test hung 420 s)."""
+    import threading
+
+    svc = service_factory()
+    feedback, tickets = svc.learning.feedback, svc.learning.store.tickets
+    done: list[str] = []
+
+    def other_browser_session() -> None:
+        feedback.bonuses("How do I reset my password?")
+        done.append("other")
+
+    def pipeline_in_session_lock() -> None:
+        with tickets.transaction(lock="session:c/s"):
+            other = threading.Thread(target=other_browser_session, daemon=True)
+            other.start()
+            other.join(timeout=0.5)  # it now waits for the store this thread holds
+            feedback.bonuses("How do I reset my password?")
+            done.append("pipeline")
+        other.join(timeout=10)
+
+    runner = threading.Thread(target=pipeline_in_session_lock, daemon=True)
+    runner.start()
+    runner.join(timeout=20)
+    assert done == ["pipeline", "other"]

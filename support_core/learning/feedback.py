@@ -82,14 +82,25 @@ class RetrievalFeedback:
 
     # ------------------------------------------------------------------ reading
     def _pairs(self) -> tuple[list[FeedbackPair], np.ndarray]:
+        """The pairs and their vectors, re-read when the stored count changed.
+
+        The store is read *outside* ``_lock``: a search can run inside a store transaction
+        (the pipeline's session lock holds the store while it looks for a ticket to
+        reopen), so taking the store after ``_lock`` deadlocked two threads of one process
+        (the stress test hung). Two threads may both rebuild the cache; either result is
+        right."""
+        count = self.store.pair_count()
         with self._lock:
-            count = self.store.pair_count()
-            if self._cache is None or self._cache[0] != count:
-                pairs = self.store.pairs()
-                vectors = (self.embedder.embed([p.question for p in pairs]) if pairs
-                           else np.zeros((0, 1), dtype=np.float32))
-                self._cache = (count, pairs, np.asarray(vectors, dtype=np.float32))
-            return self._cache[1], self._cache[2]
+            cached = self._cache
+        if cached is not None and cached[0] == count:
+            return cached[1], cached[2]
+        pairs = self.store.pairs()
+        vectors = (self.embedder.embed([p.question for p in pairs]) if pairs
+                   else np.zeros((0, 1), dtype=np.float32))
+        cached = (count, pairs, np.asarray(vectors, dtype=np.float32))
+        with self._lock:
+            self._cache = cached
+        return cached[1], cached[2]
 
     def bonuses(self, query: str) -> dict[str, float]:
         """Per article, the best scaled similarity (0..1] of ``query`` to a verified question."""
