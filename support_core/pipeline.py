@@ -657,8 +657,7 @@ class SupportPipeline:
         package = build_handoff_package(
             ticket, summary, list(ticket.messages),
             frustration_threshold=self.settings.frustration_threshold)
-        self.s.store.enqueue_handoff(package)
-        self.s.store.claim(package.handoff_id, agent)
+        self.s.store.enqueue_claimed(package, agent)  # never visible as queued to others
         reply = Message(role=Role.ASSISTANT, content=FOLLOW_UP_REPLY,
                         metadata={"ticket_id": ticket.ticket_id, "holding": True,
                                   **_readout(ticket)})

@@ -158,6 +158,10 @@ class TicketStore(Protocol):
 
     def enqueue_handoff_once(self, pkg: HandoffPackage) -> tuple[HandoffPackage, bool]: ...
 
+    def enqueue_claimed(
+        self, pkg: HandoffPackage, agent: str, at: datetime | None = None
+    ) -> HandoffPackage: ...
+
     def get_handoff(self, handoff_id: str) -> HandoffPackage: ...
 
     def list_handoffs(

@@ -76,3 +76,50 @@ def test_pipeline_reopens_by_topic_and_returns_human_tickets_to_their_agent(serv
     assert handoff.rule == "reopened_to_agent"
     assert handoff.conversation[-1].content == "The refund for last month has not arrived."
     assert service.store.get_ticket(first.ticket.ticket_id).status == TicketStatus.ESCALATED
+
+
+def test_a_reopened_ticket_is_never_queued_for_another_agent_to_grab(service) -> None:
+    """Going back to the agent who resolved it is one step: another agent claiming in the
+    moment between "queued" and "claimed" used to win, and the customer's message then
+    failed into the repair path (CI's stress test hit it)."""
+    import threading
+
+    from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
+    from support_core.errors import AlreadyClaimed
+
+    p, desk, store = service.pipeline, service.desk, service.store
+    service.users.add("sam", "agent", "a long enough password")
+    with shifted_clock(-timedelta(hours=5)):
+        first = p.process_message("ret-2", "s1", "Could I talk to a real person, please? "
+                                                 "I want a refund for last month.")
+        desk.claim(first.handoff_id, "sam")
+        desk.resolve(first.handoff_id, "sam")
+    other_process = SQLiteTicketStore(service.settings.sqlite_path, timeout=10)
+    grabbed: list[BaseException | str] = []
+
+    def grab(handoff_id: str) -> None:
+        try:
+            grabbed.append(other_process.claim(handoff_id, "quick agent").claimed_by or "")
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            grabbed.append(exc)
+
+    inner = store.inner
+    enqueue = inner.enqueue_handoff
+
+    def enqueue_then_race(pkg):  # type: ignore[no-untyped-def]
+        stored = enqueue(pkg)
+        racer = threading.Thread(target=grab, args=(pkg.handoff_id,))
+        racer.start()
+        racer.join(timeout=1)  # done at once if the handoff is visible as queued
+        enqueue_then_race.racer = racer  # type: ignore[attr-defined]
+        return stored
+
+    inner.enqueue_handoff = enqueue_then_race
+    again = p.process_message("ret-2", "s3", "The refund for last month has not arrived.")
+    enqueue_then_race.racer.join(timeout=30)  # type: ignore[attr-defined]
+    other_process.close()
+    assert again.action == "escalated" and again.handoff_id
+    assert "went wrong" not in again.message  # not the repair path's reply
+    handoff = store.get_handoff(again.handoff_id)
+    assert (handoff.status, handoff.claimed_by) == (HandoffStatus.CLAIMED, "sam")
+    assert len(grabbed) == 1 and isinstance(grabbed[0], AlreadyClaimed)

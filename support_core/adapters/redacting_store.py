@@ -290,6 +290,11 @@ class RedactingTicketStore(_Masking[TicketStore]):
     def enqueue_handoff_once(self, pkg: HandoffPackage) -> tuple[HandoffPackage, bool]:
         return self.inner.enqueue_handoff_once(self.masker.handoff(pkg))
 
+    def enqueue_claimed(
+        self, pkg: HandoffPackage, agent: str, at: datetime | None = None
+    ) -> HandoffPackage:
+        return self.inner.enqueue_claimed(self.masker.handoff(pkg), agent, at)
+
     def get_handoff(self, handoff_id: str) -> HandoffPackage:
         return self.inner.get_handoff(handoff_id)
 

@@ -462,6 +462,15 @@ class SqlTicketStore:
                 return active, False
             return self.enqueue_handoff(pkg), True
 
+    def enqueue_claimed(
+        self, pkg: HandoffPackage, agent: str, at: datetime | None = None
+    ) -> HandoffPackage:
+        """Queue ``pkg`` and claim it for ``agent`` in one transaction, so no other agent
+        ever sees it queued (a reopened ticket going back to the person who resolved it)."""
+        with self.transaction(lock=f"ticket:{pkg.ticket_id}"):
+            self.enqueue_handoff(pkg)
+            return self.claim(pkg.handoff_id, agent, at)
+
     def get_handoff(self, handoff_id: str) -> HandoffPackage:
         rows = self._rows(f"SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE handoff_id = ?",
                           [handoff_id])
