@@ -74,6 +74,12 @@ def _session_lock(customer_id: str, session_id: str) -> threading.Lock:
             _SESSION_LOCKS[(customer_id, session_id)] = lock
         return lock
 
+
+class _TopicNeeded(Exception):
+    """Raised under the session lock: a resolved ticket may be reopened, and the message's
+    topic (a search) must be found outside the lock first."""
+
+
 HOLDING_REPLY = (
     "Thanks for your patience. I'm handing this conversation to a support specialist, "
     "who will see everything you've told me so far, so you won't need to repeat yourself. "
@@ -217,24 +223,34 @@ class SupportPipeline:
     def _open_ticket(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
         """Continue this session's open ticket, reopen it if resolved within the window,
         or start a new one; then save the customer's message before anything else runs.
-        All of it under the store's session lock, so simultaneous messages share one ticket."""
+        All of it under the store's session lock, so simultaneous messages share one ticket.
+
+        No search runs under that lock: it holds the store for every thread of the process
+        (and, on PostgreSQL, the session for every process), and a search that needed the
+        store meanwhile deadlocked once (the feedback cache). When a resolved ticket may be
+        reopened, the lock is let go, the message's topic is searched, and the choice is
+        made again under the lock with that topic."""
+        topic: reopen.Topic | None = None
         for attempt in range(OPEN_RETRIES):
             try:
                 with self.s.store.session_lock(customer_id, session_id):
-                    ticket = self._open_locked(customer_id, session_id, text, is_demo)
+                    ticket = self._open_locked(customer_id, session_id, text, is_demo, topic)
                 break
+            except _TopicNeeded:
+                topic = self._message_topic(text)
             except ConcurrentUpdate:  # a reply landed between our read and write: re-read
                 if attempt == OPEN_RETRIES - 1:
                     raise
         _OPENED.set(ticket.model_copy(deep=True))
         return ticket
 
-    def _open_locked(self, customer_id: str, session_id: str, text: str, is_demo: bool) -> Ticket:
+    def _open_locked(self, customer_id: str, session_id: str, text: str, is_demo: bool,
+                     topic: reopen.Topic | None) -> Ticket:
         ticket = self.s.store.latest_ticket(customer_id, session_id)
         now = utcnow()
         linked: Ticket | None = None
         if ticket is None or ticket.status == TicketStatus.RESOLVED:
-            ticket, linked = self._returning(customer_id, session_id, text, now)
+            ticket, linked = self._returning(customer_id, session_id, topic, now)
         if ticket is None:
             ticket = Ticket(
                 customer_id=customer_id, session_id=session_id, subject=text[:120], is_demo=is_demo,
@@ -248,30 +264,36 @@ class SupportPipeline:
         return ticket
 
     def _returning(
-        self, customer_id: str, session_id: str, text: str, now: datetime
+        self, customer_id: str, session_id: str, topic: reopen.Topic | None, now: datetime
     ) -> tuple[Ticket | None, Ticket | None]:
         """(ticket to reopen, earlier ticket to link): the customer's tickets resolved within
-        the window, judged by topic (:mod:`support_core.reopen`). A ticket of another session
-        is a candidate only once that session has expired (a *returning* customer); it then
-        moves to this session, so the customer sees it, and its replies land, where they
-        write now. Two live sessions of one customer never take each other's tickets."""
+        the window, judged by the message's ``topic`` (:mod:`support_core.reopen`); raises
+        :class:`_TopicNeeded` when there are candidates and no topic yet. A ticket of another
+        session is a candidate only once that session has expired (a *returning* customer);
+        it then moves to this session, so the customer sees it, and its replies land, where
+        they write now. Two live sessions of one customer never take each other's tickets."""
         idle = timedelta(seconds=self.settings.session_ttl_seconds)
         candidates = [t for t in self.s.store.list_tickets(customer_id=customer_id, limit=20)
                       if t.status == TicketStatus.RESOLVED
                       and (t.session_id == session_id or now - t.updated_at > idle)]
         if not candidates:
             return None, None
-        try:  # the message's topic; a failed search only means "no reopen"
-            topic = reopen.Topic.of_hits(self._search(text, None))
-        except Exception as exc:  # noqa: BLE001
-            log.warning("topic search for reopen failed: %r", exc)
-            topic = reopen.Topic(frozenset())
+        if topic is None:
+            raise _TopicNeeded
         decision = reopen.choose(candidates, topic, now, self.settings.reopen_window_hours)
         if decision.reopen is None:
             return None, decision.linked
         moved = decision.reopen.model_copy(update={"session_id": session_id})
         return lifecycle.transition(
             moved, TicketStatus.REOPENED, "customer", decision.reason), None
+
+    def _message_topic(self, text: str) -> reopen.Topic:
+        """The articles the message is about; a failed search only means "no reopen"."""
+        try:
+            return reopen.Topic.of_hits(self._search(text, None))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("topic search for reopen failed: %r", exc)
+            return reopen.Topic(frozenset())
 
     # ------------------------------------------------------------------ the stages
     def _run(self, ticket: Ticket, text: str, category: str | None) -> PipelineResult:

@@ -123,3 +123,31 @@ def test_a_reopened_ticket_is_never_queued_for_another_agent_to_grab(service) ->
     handoff = store.get_handoff(again.handoff_id)
     assert (handoff.status, handoff.claimed_by) == (HandoffStatus.CLAIMED, "sam")
     assert len(grabbed) == 1 and isinstance(grabbed[0], AlreadyClaimed)
+
+
+def test_the_reopen_topic_is_searched_outside_the_session_lock(service) -> None:
+    """The store stays free for other threads while any search runs, including the search
+    that decides whether a returning customer's message reopens a resolved ticket."""
+    import threading
+
+    p, desk, store = service.pipeline, service.desk, service.store
+    service.users.add("sam", "agent", "a long enough password")
+    with shifted_clock(-timedelta(hours=5)):
+        first = p.process_message("ret-3", "s1", "Could I talk to a real person, please? "
+                                                 "I want a refund for last month.")
+        desk.claim(first.handoff_id, "sam")
+        desk.resolve(first.handoff_id, "sam")
+    store_free: list[bool] = []
+    search = p.s.kb.search
+
+    def search_while_another_thread_reads(*args, **kwargs):  # type: ignore[no-untyped-def]
+        reader = threading.Thread(target=lambda: store.list_tickets(limit=1), daemon=True)
+        reader.start()
+        reader.join(timeout=2)
+        store_free.append(not reader.is_alive())
+        return search(*args, **kwargs)
+
+    p.s.kb.search = search_while_another_thread_reads
+    again = p.process_message("ret-3", "s3", "The refund for last month has not arrived.")
+    assert again.ticket.ticket_id == first.ticket.ticket_id  # the topic search did run
+    assert store_free and all(store_free), store_free
