@@ -24,7 +24,7 @@ T = TypeVar("T")
 def is_lock_error(exc: BaseException) -> bool:
     """True for SQLite's "database is locked" / "database is busy" errors."""
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    return isinstance(exc, sqlite3.DatabaseError) and ("locked" in text or "busy" in text)
 
 
 def retry_while_locked(

@@ -21,7 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
-from support_core.adapters.sqlite_wal import enable_wal, retry_while_locked
+from support_core.adapters.sqlite_wal import enable_wal, is_lock_error, retry_while_locked
 from support_core.adapters.ticket_store_sql import SqlTicketStore, iso
 from support_core.errors import StorageBusy, StorageError, StorageFull
 from support_core.models import utcnow
@@ -148,7 +148,7 @@ class SQLiteTicketStore(SqlTicketStore):
         text = str(exc).lower()
         if "full" in text:
             return StorageFull(self.where_label)
-        if "locked" in text or "busy" in text:
+        if is_lock_error(exc):
             return StorageBusy(self.where_label, self.timeout)
         if isinstance(exc, sqlite3.OperationalError) and ("disk" in text or "readonly" in text):
             return StorageError(f"The ticket database {self.where_label} cannot be written: {exc}")

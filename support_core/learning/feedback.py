@@ -20,7 +20,6 @@ module, so the AI cannot vote for its own retrievals.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +42,6 @@ class RetrievalFeedback:
     def __init__(self, store: LearningStore, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
-        self._lock = threading.Lock()
         self._cache: tuple[int, list[FeedbackPair], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ writing (people only)
@@ -84,22 +82,18 @@ class RetrievalFeedback:
     def _pairs(self) -> tuple[list[FeedbackPair], np.ndarray]:
         """The pairs and their vectors, re-read when the stored count changed.
 
-        The store is read *outside* ``_lock``: a search can run inside a store transaction
-        (the pipeline's session lock holds the store while it looks for a ticket to
-        reopen), so taking the store after ``_lock`` deadlocked two threads of one process
-        (the stress test hung). Two threads may both rebuild the cache; either result is
-        right."""
+        No lock of its own: a search can run inside a store transaction, and a cache lock
+        taken before the store deadlocked two threads of one process (the stress test
+        hung). The cache is one tuple, swapped whole; two threads may both rebuild it, and
+        either result is right."""
         count = self.store.pair_count()
-        with self._lock:
-            cached = self._cache
+        cached = self._cache
         if cached is not None and cached[0] == count:
             return cached[1], cached[2]
         pairs = self.store.pairs()
         vectors = (self.embedder.embed([p.question for p in pairs]) if pairs
                    else np.zeros((0, 1), dtype=np.float32))
-        cached = (count, pairs, np.asarray(vectors, dtype=np.float32))
-        with self._lock:
-            self._cache = cached
+        self._cache = cached = (count, pairs, np.asarray(vectors, dtype=np.float32))
         return cached[1], cached[2]
 
     def bonuses(self, query: str) -> dict[str, float]:
