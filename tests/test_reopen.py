@@ -78,6 +78,18 @@ def test_pipeline_reopens_by_topic_and_returns_human_tickets_to_their_agent(serv
     assert service.store.get_ticket(first.ticket.ticket_id).status == TicketStatus.ESCALATED
 
 
+def refund_resolved_by_sam(service, customer: str):  # type: ignore[no-untyped-def]
+    """A refund ticket ``customer`` opened 5 hours ago in session s1, resolved by agent sam."""
+    service.users.add("sam", "agent", "a long enough password")
+    with shifted_clock(-timedelta(hours=5)):
+        first = service.pipeline.process_message(
+            customer, "s1",
+            "Could I talk to a real person, please? I want a refund for last month.")
+        service.desk.claim(first.handoff_id, "sam")
+        service.desk.resolve(first.handoff_id, "sam")
+    return first
+
+
 def test_a_reopened_ticket_is_never_queued_for_another_agent_to_grab(service) -> None:
     """Going back to the agent who resolved it is one step: another agent claiming in the
     moment between "queued" and "claimed" used to win, and the customer's message then
@@ -87,13 +99,8 @@ def test_a_reopened_ticket_is_never_queued_for_another_agent_to_grab(service) ->
     from support_core.adapters.ticket_store_sqlite import SQLiteTicketStore
     from support_core.errors import AlreadyClaimed
 
-    p, desk, store = service.pipeline, service.desk, service.store
-    service.users.add("sam", "agent", "a long enough password")
-    with shifted_clock(-timedelta(hours=5)):
-        first = p.process_message("ret-2", "s1", "Could I talk to a real person, please? "
-                                                 "I want a refund for last month.")
-        desk.claim(first.handoff_id, "sam")
-        desk.resolve(first.handoff_id, "sam")
+    p, store = service.pipeline, service.store
+    refund_resolved_by_sam(service, "ret-2")
     other_process = SQLiteTicketStore(service.settings.sqlite_path, timeout=10)
     grabbed: list[BaseException | str] = []
 
@@ -130,13 +137,8 @@ def test_the_reopen_topic_is_searched_outside_the_session_lock(service) -> None:
     that decides whether a returning customer's message reopens a resolved ticket."""
     import threading
 
-    p, desk, store = service.pipeline, service.desk, service.store
-    service.users.add("sam", "agent", "a long enough password")
-    with shifted_clock(-timedelta(hours=5)):
-        first = p.process_message("ret-3", "s1", "Could I talk to a real person, please? "
-                                                 "I want a refund for last month.")
-        desk.claim(first.handoff_id, "sam")
-        desk.resolve(first.handoff_id, "sam")
+    p, store = service.pipeline, service.store
+    first = refund_resolved_by_sam(service, "ret-3")
     store_free: list[bool] = []
     search = p.s.kb.search
 
